@@ -1,0 +1,115 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Strict by default: Swift 6 language mode, explicit existentials, and no
+/// implicit re-exports, the way Hummingbird itself builds.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "LucidWallet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "lucid", targets: ["lucid"]),
+        .library(name: "LucidCore", targets: ["LucidCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // Pure domain: money, IDs, ledger rules, fees, limits, errors. No I/O.
+        .target(
+            name: "LucidCore",
+            dependencies: [],
+            swiftSettings: swiftSettings
+        ),
+        // Persistence: the store protocol and its SQLite (GRDB) implementation.
+        .target(
+            name: "LucidStore",
+            dependencies: [
+                "LucidCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Use cases: one entry point per operation, wiring core + store + clock.
+        .target(
+            name: "LucidServices",
+            dependencies: [
+                "LucidCore",
+                "LucidStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP edge: routes, authentication, problem+json, OpenAPI, metrics.
+        .target(
+            name: "LucidHTTP",
+            dependencies: [
+                "LucidCore",
+                "LucidServices",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/openapi.json")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lucid",
+            dependencies: [
+                "LucidCore",
+                "LucidStore",
+                "LucidServices",
+                "LucidHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LucidCoreTests",
+            dependencies: ["LucidCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LucidStoreTests",
+            dependencies: ["LucidCore", "LucidStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LucidHTTPTests",
+            dependencies: [
+                "LucidCore", "LucidStore", "LucidServices", "LucidHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
