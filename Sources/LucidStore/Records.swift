@@ -117,6 +117,17 @@ public struct PartyRecord: Sendable, Hashable {
     public var displayName: String?
     public var email: String?
     public var phone: String?
+
+    public init(accountID: AccountID, kind: AccountKind, ownerID: String?, code: String?, displayName: String?,
+                email: String?, phone: String?) {
+        self.accountID = accountID
+        self.kind = kind
+        self.ownerID = ownerID
+        self.code = code
+        self.displayName = displayName
+        self.email = email
+        self.phone = phone
+    }
 }
 
 /// A transaction as customers and operators see it: the originating journal

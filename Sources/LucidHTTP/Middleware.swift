@@ -1,0 +1,114 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import LucidCore
+import LucidServices
+
+extension HTTPField.Name {
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let clientVersion = Self("X-Client-Version")!
+    static let requestID = Self("X-Request-ID")!
+    static let geoCountry = Self("X-Geo-Country")!
+}
+
+/// Outermost middleware: gives every request an id and a language, and turns
+/// every error into problem+json. Unknown errors become a generic 500 whose
+/// details go only to the log, under the same request id.
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = LucidContext
+    let ids: any IDGenerator
+
+    func handle(_ request: Request, context: LucidContext, next: (Request, LucidContext) async throws -> Response) async throws -> Response {
+        var context = context
+        context.requestID = ids.next()
+        context.language = Language.negotiate(request.headers[.acceptLanguage])
+        do {
+            var response = try await next(request, context)
+            response.headers[.requestID] = context.requestID
+            response.headers[.contentLanguage] = context.language.rawValue
+            return response
+        } catch {
+            let lucidError = Self.lucidError(for: error, request: request)
+            if lucidError.code == .internalError || lucidError.code == .storageUnavailable {
+                context.logger.error("request failed", metadata: [
+                    "request_id": "\(context.requestID)", "path": "\(request.uri.path)", "error": "\(String(reflecting: error))",
+                ])
+            }
+            return Problem.response(lucidError, language: context.language, requestID: context.requestID)
+        }
+    }
+
+    static func lucidError(for error: any Error, request: Request) -> LucidError {
+        switch error {
+        case let error as LucidError:
+            return error
+        case let error as any HTTPResponseError:
+            switch error.status {
+            case .notFound: return LucidError(.routeNotFound, ["path": .text(String(request.uri.path.prefix(200)))])
+            case .methodNotAllowed: return LucidError(.methodNotAllowed, ["method": .text(request.method.rawValue)])
+            case .contentTooLarge: return LucidError(.bodyTooLarge, ["limit_bytes": .int(Int64(InputLimits.requestBodyBytesMax))])
+            default: return LucidError(.internalError, cause: "\(error)")
+            }
+        default:
+            return LucidError(.internalError, cause: "\(error)")
+        }
+    }
+}
+
+/// Answers clients older than the configured minimum with `client_outdated` (426).
+struct ClientVersionMiddleware: RouterMiddleware {
+    typealias Context = LucidContext
+    let minimum: String
+
+    func handle(_ request: Request, context: LucidContext, next: (Request, LucidContext) async throws -> Response) async throws -> Response {
+        if let version = request.headers[.clientVersion], SemanticVersion.compare(version, minimum) == .orderedAscending {
+            throw LucidError(.clientOutdated, ["client_version": .text(String(version.prefix(32))), "minimum_version": .text(minimum)])
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Numeric dotted versions (`3.2.0`); anything unparsable counts as 0.
+enum SemanticVersion {
+    static func compare(_ a: String, _ b: String) -> ComparisonResult {
+        let left = a.split(separator: ".").map { Int($0.prefix(while: \.isNumber)) ?? 0 }
+        let right = b.split(separator: ".").map { Int($0.prefix(while: \.isNumber)) ?? 0 }
+        for index in 0..<max(left.count, right.count) {
+            let l = index < left.count ? left[index] : 0
+            let r = index < right.count ? right[index] : 0
+            if l != r { return l < r ? .orderedAscending : .orderedDescending }
+        }
+        return .orderedSame
+    }
+}
+
+/// Signs the customer in from `Authorization: Bearer …`; routes behind it always have a customer.
+struct CustomerAuthMiddleware: RouterMiddleware {
+    typealias Context = LucidContext
+    let wallet: WalletService
+
+    func handle(_ request: Request, context: LucidContext, next: (Request, LucidContext) async throws -> Response) async throws -> Response {
+        var context = context
+        context.customer = try await wallet.authenticateCustomer(token: try bearerToken(request))
+        return try await next(request, context)
+    }
+}
+
+/// Signs an operator in from `Authorization: Bearer lop_…`.
+struct OperatorAuthMiddleware: RouterMiddleware {
+    typealias Context = LucidContext
+    let wallet: WalletService
+
+    func handle(_ request: Request, context: LucidContext, next: (Request, LucidContext) async throws -> Response) async throws -> Response {
+        var context = context
+        context.operatorIdentity = try await wallet.authenticateOperator(token: try bearerToken(request))
+        return try await next(request, context)
+    }
+}
+
+func bearerToken(_ request: Request) throws(LucidError) -> String {
+    guard let header = request.headers[.authorization], header.count > 7,
+          header.prefix(7).lowercased() == "bearer " else { throw LucidError(.unauthenticated) }
+    return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+}

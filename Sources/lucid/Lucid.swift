@@ -1,0 +1,309 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import LucidCore
+import LucidHTTP
+import LucidServices
+import LucidStore
+import ServiceLifecycle
+
+@main
+struct Lucid: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lucid",
+        abstract: "Lucid Wallet: a digital wallet service with a double-entry ledger.",
+        subcommands: [Serve.self, OperatorCommand.self, MerchantCommand.self, Verify.self, Backup.self, Restore.self,
+                      ExportStatement.self, Bench.self]
+    )
+}
+
+/// `--db`, shared by every command that touches data.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "SQLite database file (created on first use).")
+    var db: String = "lucid-data/lucid.sqlite"
+
+    func openStore() throws -> SQLiteStore {
+        let folder = (db as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        let clock = SystemClock()
+        return try SQLiteStore(path: db, ids: UUIDv7Generator(clock: clock), clock: clock)
+    }
+
+    func wallet(_ store: SQLiteStore) -> WalletService {
+        let clock = SystemClock()
+        return WalletService(store: store, configuration: WalletConfiguration(), clock: clock, ids: UUIDv7Generator(clock: clock),
+                             passwords: BcryptPasswordHasher())
+    }
+}
+
+/// Prints a failure the way customers see them: code and English text, no stack trace.
+func report(_ error: any Error) -> ExitCode {
+    if let error = error as? LucidError {
+        let description = ErrorCatalogue.describe(error, in: .en)
+        FileHandle.standardError.write(Data("error: \(error.code.rawValue): \(description.detail)\n".utf8))
+        for step in description.nextSteps { FileHandle.standardError.write(Data("  → \(step)\n".utf8)) }
+    } else {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    }
+    return ExitCode.failure
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP service.")
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
+    @Option(help: "bcrypt cost for new password hashes (production: 12; lower only in tests).")
+    var bcryptCost: Int = Int(BcryptPasswordHasher.productionCost)
+    @Option(help: "Oldest client version accepted (X-Client-Version).") var minimumClientVersion = "1.0.0"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Flag(help: "Seed two demo customers with money and print how to log in.") var demo = false
+
+    func run() async throws {
+        let folder = (store.db as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        guard (4...31).contains(bcryptCost) else { throw ValidationError("--bcrypt-cost must be between 4 and 31") }
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.databasePath = store.db
+        configuration.bcryptCost = UInt8(bcryptCost)
+        configuration.wallet.minimumClientVersion = minimumClientVersion
+        configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = configuration.logLevel
+            return handler
+        }
+        let host = self.host
+        let path = configuration.databasePath
+        let demo = self.demo
+        let seeded = DemoBox()
+        let lucid = try buildApplication(configuration) { port in
+            // The writer runs once the server does, so demo data is seeded here.
+            if demo, let lucid = seeded.value {
+                do { try await Demo.seed(lucid, port: port) } catch { _ = report(error) }
+            }
+            Console.line("Lucid listening on http://\(host):\(port) (database \(path))")
+        }
+        seeded.value = lucid
+        try await lucid.application.runService()
+    }
+}
+
+struct OperatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "operator", abstract: "Manage operators.",
+                                                    subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an operator and print its token (shown once).")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Unique operator name.") var name: String
+        @Option(help: "admin, support or auditor.") var role: String = "admin"
+
+        func run() async throws {
+            guard let role = OperatorRole(rawValue: role) else { throw ValidationError("--role must be admin, support or auditor") }
+            do {
+                let db = try store.openStore()
+                let (record, token) = try await store.wallet(db).createOperator(name: name, role: role)
+                print("Operator \(record.name) (\(record.role.rawValue)) created. Its token is shown only now:")
+                print(token)
+            } catch { throw report(error) }
+        }
+    }
+}
+
+struct MerchantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "merchant", abstract: "Manage merchants.",
+                                                    subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a merchant and print its id.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Merchant name shown to customers.") var name: String
+        @Option(help: "Two-letter country code.") var country: String = "CN"
+
+        func run() async throws {
+            do {
+                let db = try store.openStore()
+                let merchant = try await store.wallet(db).createMerchant(name: name, country: country)
+                print("Merchant \(merchant.name) created with id:")
+                print(merchant.id.rawValue)
+            } catch { throw report(error) }
+        }
+    }
+}
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rebuild every balance from the journal and report mismatches (exit 1 if any).")
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() async throws {
+        let report: VerificationReport
+        do {
+            report = try await store.openStore().verify()
+        } catch { throw Lucid_report(error) }
+        if json {
+            let object: [String: Any] = [
+                "ok": report.ok, "accounts_checked": report.accountsChecked, "transfers_checked": report.transfersChecked,
+                "mismatches": report.mismatches.map { mismatch -> [String: Any] in
+                    var item: [String: Any] = ["kind": mismatch.kind.rawValue, "detail": mismatch.detail]
+                    if let account = mismatch.accountID { item["account_id"] = account.rawValue }
+                    if let currency = mismatch.currency { item["currency"] = currency }
+                    if let expected = mismatch.expected { item["expected"] = expected }
+                    if let actual = mismatch.actual { item["actual"] = actual }
+                    return item
+                },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("Checked \(report.accountsChecked) accounts and \(report.transfersChecked) journal rows.")
+            if report.ok {
+                print("OK: every balance equals the sum of its journal entries; debits equal credits.")
+            } else {
+                print("FAILED: \(report.mismatches.count) mismatch(es):")
+                for mismatch in report.mismatches { print("  [\(mismatch.kind.rawValue)] \(mismatch.detail)") }
+            }
+        }
+        if !report.ok { throw ExitCode(1) }
+    }
+}
+
+// Name clash with `report` variables inside commands.
+func Lucid_report(_ error: any Error) -> ExitCode { report(error) }
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Copy the database while the service runs (SQLite online backup).")
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Destination file.") var to: String
+
+    func run() async throws {
+        guard !FileManager.default.fileExists(atPath: to) else { throw ValidationError("\(to) already exists; choose a new file") }
+        do {
+            let db = try store.openStore()
+            print("Backing up \(store.db) to \(to)…")
+            try await db.backup(to: to)
+            let check = try SQLiteStore(path: to, ids: CountingIDGenerator(), clock: SystemClock())
+            let report = try await check.verify()
+            print("Done: \(report.transfersChecked) journal rows, verify \(report.ok ? "OK" : "FAILED").")
+        } catch { throw report(error) }
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Replace the database with a backup (stop the service first).")
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Backup file made by `lucid backup`.") var from: String
+
+    func run() async throws {
+        guard FileManager.default.fileExists(atPath: from) else { throw ValidationError("\(from) does not exist") }
+        do {
+            print("Restoring \(from) into \(store.db)…")
+            try SQLiteStore.restore(from: from, to: store.db)
+            let report = try await store.openStore().verify()
+            print("Done: \(report.transfersChecked) journal rows, verify \(report.ok ? "OK" : "FAILED").")
+        } catch { throw report(error) }
+    }
+}
+
+struct ExportStatement: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export-statement",
+                                                    abstract: "Export a customer's transactions as CSV (evidence, backups).")
+    @OptionGroup var store: StoreOptions
+    @Option(help: "User id.") var user: String
+    @Option(help: "Output format (csv).") var format: String = "csv"
+    @Option(help: "Write to this file instead of standard output.") var output: String?
+
+    func run() async throws {
+        guard format == "csv" else { throw ValidationError("only --format csv is supported") }
+        guard let userID = UserID(parsing: user) else { throw ValidationError("--user must be a user id (UUID)") }
+        do {
+            let db = try store.openStore()
+            guard try await db.user(userID) != nil else { throw LucidError(.userNotFound) }
+            let rows = try await store.wallet(db).statement(of: userID)
+            let csv = StatementCSV.render(rows)
+            if let output {
+                try csv.write(toFile: output, atomically: true, encoding: .utf8)
+                FileHandle.standardError.write(Data("Wrote \(rows.count) transactions to \(output)\n".utf8))
+            } else {
+                print(csv, terminator: "")
+            }
+        } catch let error as ValidationError { throw error } catch { throw report(error) }
+    }
+}
+
+/// CSV per RFC 4180: amounts in minor units and as decimals, times in UTC.
+enum StatementCSV {
+    static func render(_ rows: [TransactionView]) -> String {
+        var out = "created_at,id,kind,state,direction,amount_minor,fee_minor,currency,amount,fee,counterparty,memo,reason\r\n"
+        for row in rows {
+            let fields: [String] = [
+                row.createdAt.rfc3339, row.id.rawValue, row.kind.rawValue, row.state.rawValue, row.direction ?? "",
+                String(row.amount), String(row.fee), row.currency.code, decimal(row.amount, row.currency),
+                decimal(row.fee, row.currency), row.counterparty.name, row.memo ?? "", row.reason ?? "",
+            ]
+            out += fields.map(escape).joined(separator: ",") + "\r\n"
+        }
+        return out
+    }
+
+    static func decimal(_ minor: Int64, _ currency: Currency) -> String {
+        let text = Money.format(minor, currency)
+        return text.replacingOccurrences(of: currency.symbol, with: "")
+    }
+
+    static func escape(_ field: String) -> String {
+        // A leading = + - @ would be run as a formula by spreadsheets: neutralise it.
+        var value = field
+        if let first = value.first, "=+-@".contains(first), Int64(value) == nil { value = "'" + value }
+        if value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+            return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        return value
+    }
+}
+
+/// Holds the application for the server-running callback, which is made before it exists.
+final class DemoBox: @unchecked Sendable {
+    var value: LucidApplication?
+}
+
+/// Line-buffered standard output that flushes, so scripts waiting for a line see it at once.
+enum Console {
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+}
+
+/// Two demo customers with money, for trying the API by hand.
+enum Demo {
+    static let password = "lucid-demo-password"
+
+    static func seed(_ lucid: LucidApplication, port: Int) async throws {
+        do {
+            for (email, name) in [("alice@example.com", "Alice Zhang"), ("bob@example.com", "Bob Li")] {
+                let user: UserRecord
+                if let existing = try await lucid.store.user(login: email) {
+                    user = existing
+                } else {
+                    user = try await lucid.wallet.register(.init(email: email, phone: nil, password: password,
+                                                                 displayName: name, country: "CN"))
+                }
+                let session = try await lucid.wallet.logIn(login: email, password: password, deviceID: "demo", sourceAddress: nil)
+                let customer = try await lucid.wallet.authenticateCustomer(token: session.token)
+                _ = try await lucid.wallet.topUp(customer, amount: 100_000, currency: .cny, idempotencyKey: "demo-seed-\(user.id)")
+            }
+            Console.line("""
+                Demo customers (password \(password)), each with ¥1,000.00:
+                  alice@example.com, bob@example.com
+                Log in:  curl -s -X POST localhost:\(port)/v1/sessions -H 'Content-Type: application/json' \\
+                           -d '{"login":"alice@example.com","password":"\(password)"}'
+                """)
+        }
+    }
+}
