@@ -3,10 +3,14 @@ import PackageDescription
 
 /// Strict by default: Swift 6 language mode, explicit existentials, and no
 /// implicit re-exports, the way Hummingbird itself builds.
-let swiftSettings: [SwiftSetting] = [
+var swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
+// CI (scripts/test.sh) turns warnings into errors for our own targets only.
+if Context.environment["LUCID_WARNINGS_AS_ERRORS"] == "1" {
+    swiftSettings.append(.unsafeFlags(["-warnings-as-errors"]))
+}
 
 let package = Package(
     name: "LucidWallet",
@@ -66,12 +70,14 @@ let package = Package(
             name: "LucidHTTP",
             dependencies: [
                 "LucidCore",
+                "LucidStore",
                 "LucidServices",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -66,19 +66,24 @@ extension IDGenerator {
 }
 
 public enum UUIDText {
-    static let hex: [Character] = Array("0123456789abcdef")
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Formats 16 bytes as 8-4-4-4-12 lower-case hex.
     public static func format(_ bytes: [UInt8]) -> String {
         precondition(bytes.count == 16)
-        var out = ""
-        out.reserveCapacity(36)
-        for (index, byte) in bytes.enumerated() {
-            if index == 4 || index == 6 || index == 8 || index == 10 { out.append("-") }
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0x0f)])
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var position = 0
+            for index in 0..<16 {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    out[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                out[position] = hexDigits[Int(bytes[index] >> 4)]
+                out[position + 1] = hexDigits[Int(bytes[index] & 0x0f)]
+                position += 2
+            }
+            return 36
         }
-        return out
     }
 
     public static func isCanonical(_ text: String) -> Bool {
@@ -97,10 +102,15 @@ public enum UUIDText {
 
 /// RFC 9562 UUIDv7: 48-bit Unix milliseconds, then random bits. Within one
 /// millisecond a counter in the random field keeps identifiers monotonic.
+///
+/// The random bits make identifiers hard to guess, not secret (access is always
+/// checked), so they come from a fast generator seeded once from the system's
+/// instead of a system call per identifier.
 public final class UUIDv7Generator: IDGenerator, Sendable {
     private struct State {
         var lastMillis: Int64 = 0
         var counter: UInt16 = 0
+        var random = Xoshiro(seed: SystemRandomNumberGenerator())
     }
     private let clock: any WallClock
     private let state = Mutex(State())
@@ -110,17 +120,16 @@ public final class UUIDv7Generator: IDGenerator, Sendable {
     public func next() -> String {
         let now = clock.now().millisecondsSinceEpoch
         let bytes: [UInt8] = state.withLock { state in
-            var rng = SystemRandomNumberGenerator()
             var millis = now
             if millis <= state.lastMillis {
                 millis = state.lastMillis
                 state.counter &+= 1
                 if state.counter >= 0x0fff { // exhausted 12-bit counter: borrow the next millisecond
                     millis += 1
-                    state.counter = UInt16.random(in: 0..<0x0400, using: &rng)
+                    state.counter = UInt16(truncatingIfNeeded: state.random.next() & 0x03ff)
                 }
             } else {
-                state.counter = UInt16.random(in: 0..<0x0400, using: &rng)
+                state.counter = UInt16(truncatingIfNeeded: state.random.next() & 0x03ff)
             }
             state.lastMillis = millis
             let counter = state.counter
@@ -129,7 +138,7 @@ public final class UUIDv7Generator: IDGenerator, Sendable {
             for i in 0..<6 { b[i] = UInt8((ms >> (40 - 8 * UInt64(i))) & 0xff) }
             b[6] = 0x70 | UInt8((counter >> 8) & 0x0f)
             b[7] = UInt8(counter & 0xff)
-            let random = rng.next() as UInt64
+            let random = state.random.next()
             for i in 8..<16 { b[i] = UInt8((random >> (8 * UInt64(i - 8))) & 0xff) }
             b[8] = 0x80 | (b[8] & 0x3f)
             return b
@@ -151,5 +160,27 @@ public final class CountingIDGenerator: IDGenerator, Sendable {
         b[6] = 0x70
         b[8] |= 0x80
         return UUIDText.format(b)
+    }
+}
+
+/// xoshiro256** (Blackman and Vigna): fast, good statistical quality, not cryptographic.
+struct Xoshiro: RandomNumberGenerator, Sendable {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    init(seed: some RandomNumberGenerator) {
+        var seed = seed
+        s = (seed.next(), seed.next(), seed.next(), seed.next() | 1)
+    }
+
+    mutating func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0
+        s.3 ^= s.1
+        s.1 ^= s.2
+        s.0 ^= s.3
+        s.2 ^= t
+        s.3 = s.3 << 45 | s.3 >> 19
+        return result
     }
 }

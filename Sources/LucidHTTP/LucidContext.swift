@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import Logging
 import LucidCore
 import LucidServices
@@ -11,9 +12,12 @@ public struct LucidContext: RequestContext {
     public var language: Language = .en
     public var customer: Customer?
     public var operatorIdentity: Operator?
+    /// The peer's IP address (the edge proxy's when Lucid runs behind one).
+    public let remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Bodies are read with `InputLimits.requestBodyBytesMax` by `JSONBody`; this is the hard stop.

@@ -180,8 +180,3 @@ struct Routes {
         return try JSONResponse.make(TransactionDTO(try await wallet.resolve(id, action, by: op)))
     }
 }
-
-extension LucidContext {
-    /// The peer address, for the session record (the edge proxy's address when behind one).
-    var remoteAddress: String? { nil }
-}

@@ -45,12 +45,16 @@ final class LedgerEngine: @unchecked Sendable {
 
     /// Writes the overlay's balances and daily usage; call last inside the transaction.
     func flush(_ overlay: Overlay, _ db: Database) throws {
-        let update = try db.cachedStatement(sql: """
+        let update = RawBinding(try db.cachedStatement(sql: """
             UPDATE accounts SET posted = ?, pending_out = ?, pending_in = ?, entry_seq = ? WHERE id = ?
-            """)
+            """))
         for (id, account) in overlay.accounts {
-            try update.execute(arguments: [account.balance.posted, account.balance.pendingOut,
-                                           account.balance.pendingIn, account.entrySeq, id.rawValue])
+            update.bind(1, account.balance.posted)
+            update.bind(2, account.balance.pendingOut)
+            update.bind(3, account.balance.pendingIn)
+            update.bind(4, account.entrySeq)
+            update.bind(5, id.rawValue)
+            try update.execute(db)
         }
         let upsert = try db.cachedStatement(sql: """
             INSERT INTO daily_usage (account_id, day, amount) VALUES (?, ?, ?)
@@ -120,25 +124,25 @@ final class LedgerEngine: @unchecked Sendable {
             let insert = try journalInsert(db)
             if tx.pending {
                 try LedgerRules.hold(tx.amount.minorUnits, debit: &debit, credit: &credit)
-                try insert.execute(arguments: row(id: tx.id, kind: tx.kind, debit: debit, credit: credit, amount: tx.amount.minorUnits,
+                try insertRow(insert, db, id: tx.id, kind: tx.kind, debit: debit, credit: credit, amount: tx.amount.minorUnits,
                                                   pending: true, posted: false, timeoutAt: tx.timeoutAt, memo: tx.memo,
-                                                  reason: tx.reason, initiator: tx.initiator, now: now))
+                                                  reason: tx.reason, initiator: tx.initiator, now: now)
                 if var feeAccount, let feeID = tx.feeID {
                     try LedgerRules.hold(tx.fee, debit: &debit, credit: &feeAccount)
-                    try insert.execute(arguments: row(id: feeID, kind: .fee, debit: debit, credit: feeAccount, amount: tx.fee,
+                    try insertRow(insert, db, id: feeID, kind: .fee, debit: debit, credit: feeAccount, amount: tx.fee,
                                                       pending: true, posted: false, parent: tx.id, timeoutAt: tx.timeoutAt,
-                                                      initiator: tx.initiator, now: now))
+                                                      initiator: tx.initiator, now: now)
                     overlay.accounts[feeAccount.id] = feeAccount
                 }
             } else {
                 try LedgerRules.post(tx.amount.minorUnits, debit: &debit, credit: &credit)
-                try insert.execute(arguments: row(id: tx.id, kind: tx.kind, debit: debit, credit: credit, amount: tx.amount.minorUnits,
+                try insertRow(insert, db, id: tx.id, kind: tx.kind, debit: debit, credit: credit, amount: tx.amount.minorUnits,
                                                   pending: false, posted: true, memo: tx.memo, reason: tx.reason,
-                                                  initiator: tx.initiator, now: now))
+                                                  initiator: tx.initiator, now: now)
                 if var feeAccount, let feeID = tx.feeID {
                     try LedgerRules.post(tx.fee, debit: &debit, credit: &feeAccount)
-                    try insert.execute(arguments: row(id: feeID, kind: .fee, debit: debit, credit: feeAccount, amount: tx.fee,
-                                                      pending: false, posted: true, parent: tx.id, initiator: tx.initiator, now: now))
+                    try insertRow(insert, db, id: feeID, kind: .fee, debit: debit, credit: feeAccount, amount: tx.fee,
+                                                      pending: false, posted: true, parent: tx.id, initiator: tx.initiator, now: now)
                     overlay.accounts[feeAccount.id] = feeAccount
                 }
             }
@@ -176,9 +180,9 @@ final class LedgerEngine: @unchecked Sendable {
                     preconditionFailure("journal rows reference existing accounts")
                 }
                 try LedgerRules.resolve(held.amount, action, debit: &debit, credit: &credit)
-                try insert.execute(arguments: row(id: ids.make(), kind: action.resolutionKind, debit: debit, credit: credit,
+                try insertRow(insert, db, id: ids.make(), kind: action.resolutionKind, debit: debit, credit: credit,
                                                   amount: held.amount, pending: false, posted: action == .post,
-                                                  pendingID: held.id, initiator: initiator, now: now))
+                                                  pendingID: held.id, initiator: initiator, now: now)
                 overlay.accounts[debit.id] = debit
                 overlay.accounts[credit.id] = credit
             }
@@ -224,9 +228,9 @@ final class LedgerEngine: @unchecked Sendable {
                 var credit = try load(leg.debitAccount)
                 try LedgerRules.post(leg.amount, debit: &debit, credit: &credit)
                 let legID: TransferID = leg.id == original.id ? reversalID : ids.make()
-                try insert.execute(arguments: row(id: legID, kind: .reversal, debit: debit, credit: credit, amount: leg.amount,
+                try insertRow(insert, db, id: legID, kind: .reversal, debit: debit, credit: credit, amount: leg.amount,
                                                   pending: false, posted: true, parent: leg.id == original.id ? nil : reversalID,
-                                                  reverses: leg.id, reason: reason, initiator: initiator, now: now))
+                                                  reverses: leg.id, reason: reason, initiator: initiator, now: now)
                 states[debit.id] = debit
                 states[credit.id] = credit
             }
@@ -361,26 +365,41 @@ final class LedgerEngine: @unchecked Sendable {
 
     // MARK: Journal rows
 
-    private func journalInsert(_ db: Database) throws -> Statement {
-        try db.cachedStatement(sql: """
+    private func journalInsert(_ db: Database) throws -> RawBinding {
+        RawBinding(try db.cachedStatement(sql: """
             INSERT INTO journal (id, kind, debit_account_id, credit_account_id, amount, currency, pending, parent_id,
                 pending_id, reverses_id, debit_entry_seq, credit_entry_seq, debit_balance_after, credit_balance_after,
                 timeout_at, memo, reason, initiator, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+            """))
     }
 
-    private func row(id: TransferID, kind: TransferKind, debit: AccountState, credit: AccountState, amount: Int64,
-                     pending: Bool, posted: Bool, parent: TransferID? = nil, pendingID: TransferID? = nil,
-                     reverses: TransferID? = nil, timeoutAt: Timestamp? = nil, memo: String? = nil, reason: String? = nil,
-                     initiator: String?, now: Timestamp) -> StatementArguments {
-        [
-            id.rawValue, kind.rawValue, debit.id.rawValue, credit.id.rawValue, amount, debit.currency.code, pending ? 1 : 0,
-            parent?.rawValue, pendingID?.rawValue, reverses?.rawValue,
-            posted ? debit.entrySeq : nil, posted ? credit.entrySeq : nil,
-            posted ? debit.balance.posted : nil, posted ? credit.balance.posted : nil,
-            timeoutAt?.millisecondsSinceEpoch, memo, reason, initiator, now.millisecondsSinceEpoch,
-        ]
+    /// Binds and inserts one journal row. Posted rows carry both entries
+    /// (entry number and balance after, taken from the accounts as they are now).
+    private func insertRow(_ insert: RawBinding, _ db: Database, id: TransferID, kind: TransferKind, debit: AccountState,
+                           credit: AccountState, amount: Int64, pending: Bool, posted: Bool, parent: TransferID? = nil,
+                           pendingID: TransferID? = nil, reverses: TransferID? = nil, timeoutAt: Timestamp? = nil,
+                           memo: String? = nil, reason: String? = nil, initiator: String?, now: Timestamp) throws {
+        insert.bind(1, id.rawValue)
+        insert.bind(2, kind.rawValue)
+        insert.bind(3, debit.id.rawValue)
+        insert.bind(4, credit.id.rawValue)
+        insert.bind(5, amount)
+        insert.bind(6, debit.currency.code)
+        insert.bind(7, pending ? 1 : 0)
+        insert.bind(8, parent?.rawValue)
+        insert.bind(9, pendingID?.rawValue)
+        insert.bind(10, reverses?.rawValue)
+        insert.bind(11, posted ? debit.entrySeq : nil)
+        insert.bind(12, posted ? credit.entrySeq : nil)
+        insert.bind(13, posted ? debit.balance.posted : nil)
+        insert.bind(14, posted ? credit.balance.posted : nil)
+        insert.bind(15, timeoutAt?.millisecondsSinceEpoch)
+        insert.bind(16, memo)
+        insert.bind(17, reason)
+        insert.bind(18, initiator)
+        insert.bind(19, now.millisecondsSinceEpoch)
+        try insert.execute(db)
     }
 }
 

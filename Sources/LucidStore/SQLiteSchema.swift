@@ -77,8 +77,8 @@ enum SQLiteSchema {
                     currency TEXT NOT NULL,
                     pending INTEGER NOT NULL CHECK (pending IN (0, 1)),
                     parent_id TEXT REFERENCES journal(id),
-                    pending_id TEXT UNIQUE REFERENCES journal(id),
-                    reverses_id TEXT UNIQUE REFERENCES journal(id),
+                    pending_id TEXT REFERENCES journal(id),
+                    reverses_id TEXT REFERENCES journal(id),
                     debit_entry_seq INTEGER,
                     credit_entry_seq INTEGER,
                     debit_balance_after INTEGER,
@@ -99,6 +99,10 @@ enum SQLiteSchema {
                 CREATE INDEX journal_by_debit ON journal(debit_account_id, seq);
                 CREATE INDEX journal_by_credit ON journal(credit_account_id, seq);
                 CREATE INDEX journal_by_parent ON journal(parent_id) WHERE parent_id IS NOT NULL;
+                -- a pending row is resolved at most once, a row reversed at most once; partial
+                -- indexes so the common row (neither) costs no index entry
+                CREATE UNIQUE INDEX journal_resolution ON journal(pending_id) WHERE pending_id IS NOT NULL;
+                CREATE UNIQUE INDEX journal_reversal ON journal(reverses_id) WHERE reverses_id IS NOT NULL;
                 CREATE INDEX journal_open_holds ON journal(timeout_at) WHERE pending = 1;
                 CREATE TRIGGER journal_is_append_only_update BEFORE UPDATE ON journal
                     BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
