@@ -3,11 +3,14 @@ import PackageDescription
 
 /// Strict by default: Swift 6 language mode, explicit existentials, and no
 /// implicit re-exports, the way Hummingbird itself builds.
-var swiftSettings: [SwiftSetting] = [
+/// Test targets share them but not warnings-as-errors: Swift Testing's macros
+/// expand to code that warns on this toolchain.
+let testSwiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
-// CI (scripts/test.sh) turns warnings into errors for our own targets only.
+var swiftSettings = testSwiftSettings
+// CI (scripts/test.sh) turns warnings into errors for our own library and tool targets.
 if Context.environment["LUCID_WARNINGS_AS_ERRORS"] == "1" {
     swiftSettings.append(.unsafeFlags(["-warnings-as-errors"]))
 }
@@ -31,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // Pure domain: money, IDs, ledger rules, fees, limits, errors. No I/O.
@@ -99,13 +103,17 @@ let package = Package(
         ),
         .testTarget(
             name: "LucidCoreTests",
-            dependencies: ["LucidCore"],
-            swiftSettings: swiftSettings
+            dependencies: ["LucidCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: testSwiftSettings
         ),
         .testTarget(
             name: "LucidStoreTests",
-            dependencies: ["LucidCore", "LucidStore"],
-            swiftSettings: swiftSettings
+            dependencies: [
+                "LucidCore", "LucidStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: testSwiftSettings
         ),
         .testTarget(
             name: "LucidHTTPTests",
@@ -114,7 +122,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: testSwiftSettings
         ),
     ]
 )

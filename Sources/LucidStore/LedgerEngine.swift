@@ -98,11 +98,11 @@ final class LedgerEngine: @unchecked Sendable {
                 "shortfall": .int(try Checked.add(tx.amount.minorUnits, tx.fee)), "currency": .text(currency.code),
             ])
         }
-        guard var credit = try account(tx.credit, db, &overlay, openIfMissing: true) else {
-            preconditionFailure("accounts open on demand")
-        }
-        precondition(debit.id != credit.id, "services refuse self-transfers")
-        guard debit.currency == currency, credit.currency == currency else {
+        // The payee's wallet is opened only once the transfer is known to go
+        // through, so a refused request leaves no trace (not even an empty wallet).
+        let existingCredit = try account(tx.credit, db, &overlay, openIfMissing: false)
+        precondition(debit.id != existingCredit?.id, "services refuse self-transfers")
+        guard debit.currency == currency, existingCredit.map({ $0.currency == currency }) ?? true else {
             throw LucidError(.currencyMismatch, ["expected_currency": .text(debit.currency.code), "currency": .text(currency.code)])
         }
         var usageKey: UsageKey?
@@ -117,6 +117,10 @@ final class LedgerEngine: @unchecked Sendable {
 
         // Validation is complete; from here on nothing may fail for a business reason.
         try committing {
+            guard var credit = try existingCredit ?? account(tx.credit, db, &overlay, openIfMissing: true) else {
+                preconditionFailure("accounts open on demand")
+            }
+            defer { overlay.accounts[credit.id] = credit }
             var feeAccount: AccountState?
             if tx.fee > 0 {
                 feeAccount = try account(.system(.feeRevenue, currency), db, &overlay, openIfMissing: true)
@@ -148,7 +152,6 @@ final class LedgerEngine: @unchecked Sendable {
             }
         }
         overlay.accounts[debit.id] = debit
-        overlay.accounts[credit.id] = credit
         if let usageKey { overlay.usage[usageKey] = usedToday + tx.amount.minorUnits }
         let receipt = LedgerReceipt(transactionID: tx.id, state: tx.pending ? .pending : .posted, createdAt: now,
                                     replayed: false, statusCode: tx.statusCode)

@@ -157,6 +157,7 @@ public final class SQLiteStore: WalletStore, Service {
     /// Maps storage failures to public errors; the cause stays in the logs.
     static func publicError(_ error: any Error) -> LucidError {
         if let error = error as? LucidError { return error }
+        if let fault = error as? EngineFault { return fault.error }
         if let error = error as? DatabaseError {
             switch error.resultCode {
             case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_FULL, .SQLITE_CANTOPEN, .SQLITE_READONLY:

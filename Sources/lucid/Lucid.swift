@@ -72,9 +72,10 @@ struct Serve: AsyncParsableCommand {
         configuration.bcryptCost = UInt8(bcryptCost)
         configuration.wallet.minimumClientVersion = minimumClientVersion
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logLevel = configuration.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = configuration.logLevel
+            handler.logLevel = logLevel
             return handler
         }
         let host = self.host
