@@ -121,6 +121,7 @@ let package = Package(
                 "LucidCore", "LucidStore", "LucidServices", "LucidHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: testSwiftSettings
         ),

@@ -25,6 +25,8 @@ public struct LucidApplication: Sendable {
     public let application: Application<RouterResponder<LucidContext>>
     public let wallet: WalletService
     public let store: SQLiteStore
+    /// Every route as `METHOD /path` (`:id` for parameters), for the OpenAPI coverage test.
+    public let routeTable: [String]
 }
 
 /// Prometheus registry shared by the process; metrics can be bootstrapped only once.
@@ -51,8 +53,9 @@ public func buildApplication(
     let wallet = WalletService(store: store, configuration: configuration.wallet, clock: clock, ids: ids,
                                passwords: BcryptPasswordHasher(cost: configuration.bcryptCost), logger: logger)
     let router = Router(context: LucidContext.self)
-    router.add(middleware: ProblemMiddleware(ids: ids))
+    // Metrics sit outside the problem middleware so they count the status the client really got.
     router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ProblemMiddleware(ids: ids))
     router.add(middleware: ClientVersionMiddleware(minimum: configuration.wallet.minimumClientVersion))
     Routes(wallet: wallet, registry: registry).register(on: router)
     let application = Application(
@@ -61,5 +64,6 @@ public func buildApplication(
         services: [store, HoldExpiryService(wallet: wallet, interval: configuration.holdExpiryInterval, logger: logger)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
-    return LucidApplication(application: application, wallet: wallet, store: store)
+    let routeTable = router.routes.map { "\($0.method) \($0.path)" }
+    return LucidApplication(application: application, wallet: wallet, store: store, routeTable: routeTable)
 }

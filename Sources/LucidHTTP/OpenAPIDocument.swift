@@ -1,6 +1,286 @@
+import Foundation
+import LucidCore
+
 /// The OpenAPI 3.1 description served at `/openapi.json`.
+///
+/// Written as data next to the routes (one `operation` per route) rather than
+/// generated from annotations: a test compares it with the router's table, so
+/// a route without a description, or a description without a route, fails CI.
+/// Every operation lists the error codes it can answer with.
 enum OpenAPIDocument {
-    static let json = #"""
-{"openapi": "3.1.0", "info": {"title": "Lucid Wallet API", "version": "1.0.0"}, "paths": {}}
-"""#
+    /// Serialized once; the document does not change while the process runs.
+    static let json: Data = {
+        let document: [String: Any] = [
+            "openapi": "3.1.0",
+            "info": [
+                "title": "Lucid Wallet API",
+                "version": "1.0.0",
+                "description": """
+                    A digital wallet: customers top up, pay merchants, transfer to each other and withdraw. \
+                    Amounts are integer minor units (1250 = ¥12.50). Every money-moving request carries an \
+                    Idempotency-Key. Errors are RFC 9457 problem+json with a stable `code`, the numbers involved in \
+                    `params`, and `detail` and `next_steps` in the language of Accept-Language (en or zh-CN).
+                    """,
+            ],
+            "servers": [["url": "/"]],
+            "tags": [
+                ["name": "identity", "description": "Registration and sessions"],
+                ["name": "money", "description": "Wallets and money movement"],
+                ["name": "history", "description": "Transaction history"],
+                ["name": "operations", "description": "Operator routes (operator bearer token)"],
+                ["name": "service", "description": "Health, metrics and this document"],
+            ],
+            "paths": paths(),
+            "components": [
+                "schemas": schemas(),
+                "securitySchemes": [
+                    "customer": ["type": "http", "scheme": "bearer", "description": "Token from POST /v1/sessions (lcs_…)."],
+                    "operator": ["type": "http", "scheme": "bearer", "description": "Token from `lucid operator create` (lop_…)."],
+                ],
+                "parameters": [
+                    "IdempotencyKey": [
+                        "name": "Idempotency-Key", "in": "header", "required": true,
+                        "description": "1–128 printable ASCII characters. The same key with the same body replays the first result; with another body it is idempotency_key_reused.",
+                        "schema": ["type": "string", "minLength": 1, "maxLength": InputLimits.idempotencyKeyLengthMax],
+                    ],
+                    "AcceptLanguage": [
+                        "name": "Accept-Language", "in": "header", "required": false,
+                        "description": "zh-CN or en (default) for detail and next_steps.",
+                        "schema": ["type": "string"],
+                    ],
+                    "ClientVersion": [
+                        "name": "X-Client-Version", "in": "header", "required": false,
+                        "description": "The app's version; below the configured minimum the answer is 426 client_outdated.",
+                        "schema": ["type": "string"],
+                    ],
+                    "TransactionID": [
+                        "name": "id", "in": "path", "required": true, "schema": ["type": "string", "format": "uuid"],
+                    ],
+                ],
+            ],
+        ]
+        return try! JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])
+    }()
+
+    // MARK: Operations
+
+    enum Security { case none, customer, `operator` }
+
+    /// One operation. `errors` are the codes this route can answer with besides the
+    /// ones every route shares (bad JSON, client outdated, unavailable, internal).
+    static func op(
+        _ summary: String, _ tag: String, _ security: Security, idempotent: Bool = false, body: String? = nil,
+        query: [[String: Any]] = [], pathID: Bool = false, success: (status: Int, schema: String?, description: String),
+        also: [Int: String] = [:], errors: [ErrorCode] = []
+    ) -> [String: Any] {
+        var parameters: [[String: Any]] = [["$ref": "#/components/parameters/AcceptLanguage"],
+                                           ["$ref": "#/components/parameters/ClientVersion"]]
+        if idempotent { parameters.append(["$ref": "#/components/parameters/IdempotencyKey"]) }
+        if pathID { parameters.append(["$ref": "#/components/parameters/TransactionID"]) }
+        parameters += query
+        var codes = errors
+        if body != nil { codes += [.malformedJSON, .unknownField, .invalidField, .bodyTooLarge, .unsupportedMediaType] }
+        if idempotent { codes += [.idempotencyKeyMissing, .idempotencyKeyInvalid, .idempotencyKeyReused] }
+        switch security {
+        case .none: break
+        case .customer: codes.append(.unauthenticated)
+        case .operator: codes += [.unauthenticated, .forbidden]
+        }
+        codes += [.clientOutdated, .serviceOverloaded, .storageUnavailable, .internalError]
+        var responses: [String: Any] = [:]
+        for (status, description) in also.merging([success.status: success.description], uniquingKeysWith: { $1 }) {
+            var response: [String: Any] = ["description": description]
+            if let schema = success.schema { response["content"] = ["application/json": ["schema": ref(schema)]] }
+            responses[String(status)] = response
+        }
+        var byStatus: [Int: [String]] = [:]
+        for code in codes { byStatus[LucidError(code).status, default: []].append(code.rawValue) }
+        for (status, names) in byStatus {
+            let unique = Array(Set(names)).sorted()
+            responses[String(status)] = [
+                "description": "Problem with code " + unique.joined(separator: ", "),
+                "content": ["application/problem+json": ["schema": [
+                    "allOf": [["$ref": "#/components/schemas/Problem"],
+                              ["properties": ["code": ["enum": unique]]]],
+                ]]],
+            ]
+        }
+        var operation: [String: Any] = ["summary": summary, "tags": [tag], "parameters": parameters, "responses": responses,
+                                        "x-error-codes": Array(Set(codes.map(\.rawValue))).sorted()]
+        switch security {
+        case .none: operation["security"] = [[String: Any]]()
+        case .customer: operation["security"] = [["customer": [String]()]]
+        case .operator: operation["security"] = [["operator": [String]()]]
+        }
+        if let body {
+            operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": ref(body)]]]
+        }
+        return operation
+    }
+
+    static func paths() -> [String: Any] {
+        let pageQuery: [[String: Any]] = [
+            ["name": "limit", "in": "query", "required": false,
+             "schema": ["type": "integer", "minimum": 1, "maximum": InputLimits.pageSizeMax, "default": InputLimits.pageSizeDefault]],
+            ["name": "cursor", "in": "query", "required": false, "schema": ["type": "string"],
+             "description": "next_cursor of the previous page"],
+        ]
+        let moneyErrors: [ErrorCode] = [.invalidAmount, .unsupportedCurrency, .amountOverflow, .stringTooLong,
+                                         .insufficientFunds, .perTransferLimitExceeded, .dailyLimitExceeded, .accountFrozen]
+        return [
+            "/healthz": ["get": op("Liveness", "service", .none, success: (200, "Health", "The process is up"))],
+            "/metrics": ["get": op("Prometheus metrics (text format)", "service", .none, success: (200, nil, "Prometheus text exposition"))],
+            "/openapi.json": ["get": op("This document", "service", .none, success: (200, nil, "OpenAPI 3.1 document"))],
+            "/v1/users": ["post": op("Register a customer", "identity", .none, body: "RegisterRequest",
+                                     success: (201, "User", "Registered"),
+                                     errors: [.loginAlreadyRegistered, .passwordTooWeak, .stringTooLong])],
+            "/v1/sessions": ["post": op("Log in", "identity", .none, body: "SessionRequest",
+                                        success: (201, "Session", "A bearer token for the customer routes"),
+                                        errors: [.invalidCredentials, .stringTooLong])],
+            "/v1/sessions/current": ["delete": op("Log out (revoke this token)", "identity", .customer,
+                                                  success: (204, nil, "Logged out"))],
+            "/v1/wallets": ["get": op("Own wallets with posted, pending and available balances", "money", .customer,
+                                      success: (200, "WalletList", "One wallet per currency"))],
+            "/v1/topups": ["post": op("Top up from the bank", "money", .customer, idempotent: true, body: "TopupRequest",
+                                      success: (201, "Transaction", "Credited (state posted)"),
+                                      also: [202: "Accepted: waiting for the bank (state pending)"], errors: moneyErrors)],
+            "/v1/transfers": ["post": op("Transfer to another customer", "money", .customer, idempotent: true, body: "TransferRequest",
+                                         success: (201, "Transaction", "Transferred"),
+                                         errors: moneyErrors + [.payeeNotFound, .selfTransferNotAllowed])],
+            "/v1/payments": ["post": op("Pay a merchant", "money", .customer, idempotent: true, body: "PaymentRequest",
+                                        success: (201, "Transaction", "Paid; the fee is in `fee`"),
+                                        errors: moneyErrors + [.merchantNotFound])],
+            "/v1/withdrawals": ["post": op("Withdraw to the bank", "money", .customer, idempotent: true, body: "WithdrawalRequest",
+                                           success: (201, "Transaction", "Held (state pending) until the bank settles"),
+                                           errors: moneyErrors)],
+            "/v1/transactions": ["get": op("Own transactions, newest first", "history", .customer, query: pageQuery,
+                                           success: (200, "TransactionPage", "A page of transactions"),
+                                           errors: [.invalidCursor, .invalidField])],
+            "/v1/transactions/{id}": ["get": op("One of own transactions", "history", .customer, pathID: true,
+                                                success: (200, "Transaction", "The transaction"),
+                                                errors: [.transactionNotFound])],
+            "/v1/ops/ledger/verify": ["get": op("Rebuild every balance from the journal", "operations", .operator,
+                                                success: (200, "Verification", "ok is false when any mismatch was found"))],
+            "/v1/ops/merchants": ["post": op("Register a merchant (admin)", "operations", .operator, body: "MerchantRequest",
+                                             success: (201, "Merchant", "The merchant, with the id customers pay"),
+                                             errors: [.stringTooLong])],
+            "/v1/ops/transactions/{id}": ["get": op("Any transaction", "operations", .operator, pathID: true,
+                                                    success: (200, "Transaction", "The transaction"),
+                                                    errors: [.transactionNotFound])],
+            "/v1/ops/transactions/{id}/reverse": ["post": op("Reverse a posted transaction with a compensating one (admin)",
+                                                             "operations", .operator, idempotent: true, body: "ReverseRequest",
+                                                             pathID: true, success: (201, "Transaction", "The reversal"),
+                                                             errors: [.transactionNotFound, .transferNotReversible, .insufficientFunds, .stringTooLong])],
+            "/v1/ops/transactions/{id}/post": ["post": op("Settle a pending transaction (admin)", "operations", .operator,
+                                                          pathID: true, success: (200, "Transaction", "Posted"),
+                                                          errors: [.transactionNotFound, .transferAlreadyPosted, .transferAlreadyVoided, .transferExpired])],
+            "/v1/ops/transactions/{id}/void": ["post": op("Cancel a pending transaction (admin)", "operations", .operator,
+                                                          pathID: true, success: (200, "Transaction", "Voided"),
+                                                          errors: [.transactionNotFound, .transferAlreadyPosted, .transferAlreadyVoided, .transferExpired])],
+        ]
+    }
+
+    static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
+
+    // MARK: Schemas
+
+    static func schemas() -> [String: Any] {
+        let money: [String: Any] = ["type": "integer", "format": "int64", "minimum": 1, "maximum": InputLimits.amountMax,
+                                    "description": "Integer minor units (1250 = 12.50; JPY has none)."]
+        let currency: [String: Any] = ["type": "string", "enum": Currency.supported.map(\.code)]
+        let time: [String: Any] = ["type": "string", "format": "date-time"]
+        let nullableTime: [String: Any] = ["type": ["string", "null"], "format": "date-time"]
+        let nullableString: [String: Any] = ["type": ["string", "null"]]
+        func object(_ properties: [String: Any], required: [String], closed: Bool = true) -> [String: Any] {
+            var schema: [String: Any] = ["type": "object", "properties": properties, "required": required]
+            if closed { schema["additionalProperties"] = false }
+            return schema
+        }
+        return [
+            "Problem": object([
+                "type": ["type": "string", "format": "uri"], "title": ["type": "string"], "status": ["type": "integer"],
+                "code": ["type": "string", "enum": ErrorCode.allCases.map(\.rawValue)],
+                "detail": ["type": "string", "description": "In the requested language"],
+                "params": ["type": "object", "description": "Every number and value the detail mentions",
+                           "additionalProperties": ["type": ["string", "integer"]]],
+                "next_steps": ["type": "array", "items": ["type": "string"], "minItems": 1],
+                "request_id": ["type": "string"],
+            ], required: ["type", "title", "status", "code", "detail", "params", "next_steps", "request_id"]),
+            "Health": object(["status": ["type": "string", "enum": ["ok"]]], required: ["status"]),
+            "RegisterRequest": object([
+                "email": ["type": "string", "maxLength": InputLimits.emailLengthMax],
+                "phone": ["type": "string", "maxLength": InputLimits.phoneLengthMax],
+                "password": ["type": "string", "minLength": InputLimits.passwordLengthMin, "maxLength": InputLimits.passwordLengthMax],
+                "display_name": ["type": "string", "minLength": 1, "maxLength": InputLimits.displayNameLengthMax],
+                "country": ["type": "string", "pattern": "^[A-Za-z]{2}$"],
+            ], required: ["password", "display_name", "country"]),
+            "User": object([
+                "id": ["type": "string", "format": "uuid"], "email": nullableString, "phone": nullableString,
+                "display_name": ["type": "string"], "country": ["type": "string"], "tier": ["type": "integer"],
+                "status": ["type": "string", "enum": ["active", "frozen", "closed"]], "created_at": time,
+            ], required: ["id", "display_name", "country", "tier", "status", "created_at"], closed: false),
+            "SessionRequest": object([
+                "login": ["type": "string", "description": "E-mail or phone", "maxLength": InputLimits.emailLengthMax],
+                "password": ["type": "string", "maxLength": InputLimits.passwordLengthMax],
+                "device_id": ["type": "string", "maxLength": InputLimits.deviceIDLengthMax],
+                "totp_code": ["type": "string"],
+            ], required: ["login", "password"]),
+            "Session": object(["token": ["type": "string"], "user_id": ["type": "string"], "expires_at": time],
+                              required: ["token", "user_id", "expires_at"], closed: false),
+            "Wallet": object([
+                "currency": currency, "posted": ["type": "integer"], "pending_out": ["type": "integer"],
+                "pending_in": ["type": "integer"],
+                "available": ["type": "integer", "description": "posted − pending_out: what can be spent now"],
+            ], required: ["currency", "posted", "pending_out", "pending_in", "available"], closed: false),
+            "WalletList": object(["items": ["type": "array", "items": ref("Wallet")]], required: ["items"], closed: false),
+            "TopupRequest": object(["amount": money, "currency": currency], required: ["amount", "currency"]),
+            "Payee": object([
+                "phone": ["type": "string"], "email": ["type": "string"], "user_id": ["type": "string", "format": "uuid"],
+            ], required: []),
+            "TransferRequest": object([
+                "to": ref("Payee"), "amount": money, "currency": currency,
+                "memo": ["type": "string", "maxLength": InputLimits.memoLengthMax],
+            ], required: ["to", "amount", "currency"]),
+            "PaymentRequest": object([
+                "merchant_id": ["type": "string", "format": "uuid"], "amount": money, "currency": currency,
+                "memo": ["type": "string", "maxLength": InputLimits.memoLengthMax],
+            ], required: ["merchant_id", "amount", "currency"]),
+            "WithdrawalRequest": object(["amount": money, "currency": currency, "bank_account_id": ["type": "string"]],
+                                        required: ["amount", "currency"]),
+            "Counterparty": object([
+                "type": ["type": "string", "enum": ["customer", "merchant", "bank", "operator"]],
+                "name": ["type": "string", "description": "Masked for people"], "login": nullableString,
+                "merchant_id": nullableString,
+            ], required: ["type", "name"], closed: false),
+            "Transaction": object([
+                "id": ["type": "string", "format": "uuid"],
+                "kind": ["type": "string", "enum": TransferKind.allCases.filter { !$0.isResolution }.map(\.rawValue)],
+                "state": ["type": "string", "enum": TransferState.allCases.map(\.rawValue)],
+                "amount": ["type": "integer"], "currency": currency, "fee": ["type": "integer", "minimum": 0],
+                "direction": ["type": ["string", "null"], "enum": ["in", "out", NSNull()]],
+                "counterparty": ref("Counterparty"), "memo": nullableString,
+                "reason": ["type": ["string", "null"], "description": "Why a non-final transaction is where it is"],
+                "expected_by": nullableTime, "resolved_at": nullableTime, "created_at": time,
+                "reverses_id": nullableString, "reversed_by_id": nullableString,
+            ], required: ["id", "kind", "state", "amount", "currency", "fee", "counterparty", "created_at"], closed: false),
+            "TransactionPage": object([
+                "items": ["type": "array", "items": ref("Transaction")], "next_cursor": nullableString,
+            ], required: ["items", "next_cursor"], closed: false),
+            "MerchantRequest": object([
+                "name": ["type": "string", "minLength": 1, "maxLength": InputLimits.merchantNameLengthMax],
+                "country": ["type": "string", "pattern": "^[A-Za-z]{2}$"],
+            ], required: ["name", "country"]),
+            "Merchant": object(["id": ["type": "string"], "name": ["type": "string"], "country": ["type": "string"],
+                                "created_at": time], required: ["id", "name", "country", "created_at"], closed: false),
+            "ReverseRequest": object(["reason": ["type": "string", "minLength": 1, "maxLength": InputLimits.memoLengthMax]],
+                                     required: ["reason"]),
+            "Verification": object([
+                "ok": ["type": "boolean"], "accounts_checked": ["type": "integer"], "transfers_checked": ["type": "integer"],
+                "mismatches": ["type": "array", "items": object([
+                    "kind": ["type": "string"], "account_id": ["type": ["integer", "null"]], "currency": nullableString,
+                    "expected": ["type": ["integer", "null"]], "actual": ["type": ["integer", "null"]], "detail": ["type": "string"],
+                ], required: ["kind", "detail"], closed: false)],
+            ], required: ["ok", "accounts_checked", "transfers_checked", "mismatches"], closed: false),
+        ]
+    }
 }

@@ -3,6 +3,9 @@ import ServiceLifecycle
 
 /// Releases pending holds whose timeout passed (e.g. a withdrawal the bank
 /// never confirmed), so held money does not stay unavailable forever.
+///
+/// Runs under swift-service-lifecycle; a graceful shutdown interrupts the wait
+/// between sweeps at once, so stopping the server never waits for the interval.
 public struct HoldExpiryService: Service {
     let wallet: WalletService
     let interval: Duration
@@ -15,13 +18,19 @@ public struct HoldExpiryService: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                _ = try await wallet.expireHolds()
-            } catch {
-                logger.error("hold expiry failed", metadata: ["error": "\(error)"])
+        do {
+            try await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    do {
+                        _ = try await wallet.expireHolds()
+                    } catch {
+                        logger.error("hold expiry failed", metadata: ["error": "\(error)"])
+                    }
+                    try await Task.sleep(for: interval)
+                }
             }
-            try? await Task.sleep(for: interval)
+        } catch is CancellationError {
+            // shutting down
         }
     }
 }
