@@ -57,9 +57,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
     @Option(help: "bcrypt cost for new password hashes (production: 12; lower only in tests).")
     var bcryptCost: Int = Int(BcryptPasswordHasher.productionCost)
-    @Option(help: "Oldest client version accepted (X-Client-Version).") var minimumClientVersion = "1.0.0"
+    @Option(help: "Oldest client version accepted (X-Client-Version); overrides the config file (default 1.0.0).")
+    var minimumClientVersion: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Flag(help: "Seed two demo customers with money and print how to log in.") var demo = false
+    @Option(help: "JSON file with fees, limits and timings (see docs/OPERATIONS.md); missing parts keep the defaults.")
+    var config: String?
 
     func run() async throws {
         let folder = (store.db as NSString).deletingLastPathComponent
@@ -70,7 +73,14 @@ struct Serve: AsyncParsableCommand {
         configuration.port = port
         configuration.databasePath = store.db
         configuration.bcryptCost = UInt8(bcryptCost)
-        configuration.wallet.minimumClientVersion = minimumClientVersion
+        if let config {
+            do {
+                configuration.wallet = try WalletConfiguration.load(json: try Data(contentsOf: URL(fileURLWithPath: config)))
+            } catch {
+                throw ValidationError("--config \(config): \(error)")
+            }
+        }
+        if let minimumClientVersion { configuration.wallet.minimumClientVersion = minimumClientVersion }
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let logLevel = configuration.logLevel
         LoggingSystem.bootstrap { label in
