@@ -11,8 +11,8 @@ import ServiceLifecycle
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
-    /// The SQLite file; created with its folder on first start.
-    public var databasePath = "lucid-data/lucid.sqlite"
+    /// The embedded SQLite file (created with its folder on first start) or a PostgreSQL database.
+    public var store: StoreLocation = .sqlite(path: "lucid-data/lucid.sqlite")
     public var bcryptCost: UInt8 = BcryptPasswordHasher.productionCost
     public var wallet = WalletConfiguration()
     public var holdExpiryInterval: Duration = .seconds(30)
@@ -24,7 +24,7 @@ public struct ServerConfiguration: Sendable {
 public struct LucidApplication: Sendable {
     public let application: Application<RouterResponder<LucidContext>>
     public let wallet: WalletService
-    public let store: SQLiteStore
+    public let store: SQLStore
     /// Every route as `METHOD /path` (`:id` for parameters), for the OpenAPI coverage test.
     public let routeTable: [String]
 }
@@ -44,12 +44,12 @@ public func buildApplication(
     clock: any WallClock = SystemClock(),
     ids: (any IDGenerator)? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) throws -> LucidApplication {
+) async throws -> LucidApplication {
     var logger = Logger(label: "lucid")
     logger.logLevel = configuration.logLevel
     let ids = ids ?? UUIDv7Generator(clock: clock)
     let registry = LucidMetrics.registry
-    let store = try SQLiteStore(path: configuration.databasePath, ids: ids, clock: clock, logger: logger)
+    let store = try await configuration.store.openForServing(ids: ids, clock: clock, logger: logger)
     let wallet = WalletService(store: store, configuration: configuration.wallet, clock: clock, ids: ids,
                                passwords: BcryptPasswordHasher(cost: configuration.bcryptCost), logger: logger)
     let router = Router(context: LucidContext.self)

@@ -72,17 +72,43 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Transfers per batch size (at least one batch).") var transfers = 80_000
     @Option(help: "Most batches measured for one size (keeps batch 1 short).") var batchesMax = 2_000
     @Option(help: "Database file (default: a fresh temporary file).") var db: String?
+    @Option(help: "PostgreSQL URL: benchmark in a fresh schema of that database (dropped afterwards) instead of SQLite.")
+    var databaseURL: String?
     @Option(help: "Random seed.") var seed: UInt64 = 42
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let path = db ?? NSTemporaryDirectory() + "lucid-bench-\(ProcessInfo.processInfo.processIdentifier).sqlite"
-        defer { if db == nil { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } } }
         let clock = SystemClock()
-        let store = try SQLiteStore(path: path, ids: UUIDv7Generator(clock: clock), clock: clock)
         let ids = UUIDv7Generator(clock: clock)
+        if let databaseURL {
+            let base = try PostgresLocation(url: databaseURL)
+            let schema = "lucid_bench_\(ProcessInfo.processInfo.processIdentifier)"
+            try await PostgresAdmin.execute(base, "CREATE SCHEMA \(schema)")
+            do {
+                var location = base
+                location.startupParameters = [("search_path", schema)]
+                let store = try PostgresStore(location: location, ids: ids, clock: clock)
+                try await store.withRunningPool {
+                    _ = try await store.migrate(now: clock.now())
+                    log("Benchmarking \(base) in schema \(schema)…")
+                    try await measure(store, ids: ids)
+                }
+            } catch {
+                try? await PostgresAdmin.execute(base, "DROP SCHEMA \(schema) CASCADE")
+                throw error
+            }
+            try await PostgresAdmin.execute(base, "DROP SCHEMA \(schema) CASCADE")
+        } else {
+            let path = db ?? NSTemporaryDirectory() + "lucid-bench-\(ProcessInfo.processInfo.processIdentifier).sqlite"
+            defer { if db == nil { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } } }
+            log("Benchmarking SQLite file \(path)…")
+            try await measure(try SQLiteStore(path: path, ids: ids, clock: clock), ids: ids)
+        }
+    }
+
+    private func measure(_ store: SQLStore, ids: any IDGenerator) async throws {
         let users: [UserID] = (0..<accounts).map { _ in ids.make() }
-        log("Funding \(accounts) accounts in \(path)…")
+        log("Funding \(accounts) accounts…")
         for chunk in stride(from: 0, to: users.count, by: 8_000) {
             let commands = users[chunk..<min(chunk + 8_000, users.count)].map { user in
                 LedgerCommand.create(NewTransaction(id: ids.make(), kind: .topup, debit: .system(.gatewayClearing, .cny),
@@ -147,11 +173,11 @@ struct HTTPBench: AsyncParsableCommand {
         if url == nil {
             var configuration = ServerConfiguration()
             configuration.port = 0
-            configuration.databasePath = path
+            configuration.store = .sqlite(path: path)
             configuration.bcryptCost = 4  // only the set-up logins hash passwords
             configuration.logLevel = .warning
             let ready = AsyncStream.makeStream(of: Int.self)
-            let lucid = try buildApplication(configuration) { port in ready.continuation.yield(port) }
+            let lucid = try await buildApplication(configuration) { port in ready.continuation.yield(port) }
             startedServer = lucid
             serverTask = Task { try await lucid.application.runService() }
             var iterator = ready.stream.makeAsyncIterator()

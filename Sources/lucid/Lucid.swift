@@ -13,24 +13,32 @@ struct Lucid: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lucid",
         abstract: "Lucid Wallet: a digital wallet service with a double-entry ledger.",
-        subcommands: [Serve.self, OperatorCommand.self, MerchantCommand.self, Verify.self, Backup.self, Restore.self,
+        subcommands: [Serve.self, Migrate.self, OperatorCommand.self, MerchantCommand.self, Verify.self, Backup.self, Restore.self,
                       ExportStatement.self, Bench.self]
     )
 }
 
-/// `--db`, shared by every command that touches data.
+/// `--db` or `--database-url`, shared by every command that touches data.
 struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "SQLite database file (created on first use).")
     var db: String = "lucid-data/lucid.sqlite"
+    @Option(name: .long, help: "PostgreSQL URL (postgres://user:password@host:port/database); overrides --db. Env: LUCID_DATABASE_URL.")
+    var databaseURL: String?
 
-    func openStore() throws -> SQLiteStore {
-        let folder = (db as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        let clock = SystemClock()
-        return try SQLiteStore(path: db, ids: UUIDv7Generator(clock: clock), clock: clock)
+    var location: StoreLocation {
+        get throws {
+            try StoreLocation.from(databaseURL: databaseURL ?? ProcessInfo.processInfo.environment["LUCID_DATABASE_URL"],
+                                   sqlitePath: db)
+        }
     }
 
-    func wallet(_ store: SQLiteStore) -> WalletService {
+    /// Runs `body` with the store open (and PostgreSQL's pool running), for commands that do not serve.
+    func withStore<T: Sendable>(migrate: Bool = false, _ body: (SQLStore) async throws -> T) async throws -> T {
+        let clock = SystemClock()
+        return try await location.withStore(ids: UUIDv7Generator(clock: clock), clock: clock, migrate: migrate, body)
+    }
+
+    func wallet(_ store: SQLStore) -> WalletService {
         let clock = SystemClock()
         return WalletService(store: store, configuration: WalletConfiguration(), clock: clock, ids: UUIDv7Generator(clock: clock),
                              passwords: BcryptPasswordHasher())
@@ -65,13 +73,11 @@ struct Serve: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        let folder = (store.db as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         guard (4...31).contains(bcryptCost) else { throw ValidationError("--bcrypt-cost must be between 4 and 31") }
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
-        configuration.databasePath = store.db
+        configuration.store = try store.location
         configuration.bcryptCost = UInt8(bcryptCost)
         if let config {
             do {
@@ -89,15 +95,21 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let host = self.host
-        let path = configuration.databasePath
+        let place = configuration.store.description
         let demo = self.demo
         let seeded = DemoBox()
-        let lucid = try buildApplication(configuration) { port in
-            // The writer runs once the server does, so demo data is seeded here.
-            if demo, let lucid = seeded.value {
-                do { try await Demo.seed(lucid, port: port) } catch { _ = report(error) }
+        let lucid: LucidApplication
+        do {
+            lucid = try await buildApplication(configuration) { port in
+                // The writer runs once the server does, so demo data is seeded here.
+                if demo, let lucid = seeded.value {
+                    do { try await Demo.seed(lucid, port: port) } catch { _ = report(error) }
+                }
+                Console.line("Lucid listening on http://\(host):\(port) (\(place))")
             }
-            Console.line("Lucid listening on http://\(host):\(port) (database \(path))")
+        } catch {
+            // Unreachable database, newer schema, pending migrations: say so plainly and exit non-zero.
+            throw report(error)
         }
         seeded.value = lucid
         try await lucid.application.runService()
@@ -117,8 +129,7 @@ struct OperatorCommand: AsyncParsableCommand {
         func run() async throws {
             guard let role = OperatorRole(rawValue: role) else { throw ValidationError("--role must be admin, support or auditor") }
             do {
-                let db = try store.openStore()
-                let (record, token) = try await store.wallet(db).createOperator(name: name, role: role)
+                let (record, token) = try await store.withStore { try await store.wallet($0).createOperator(name: name, role: role) }
                 print("Operator \(record.name) (\(record.role.rawValue)) created. Its token is shown only now:")
                 print(token)
             } catch { throw report(error) }
@@ -138,8 +149,7 @@ struct MerchantCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let db = try store.openStore()
-                let merchant = try await store.wallet(db).createMerchant(name: name, country: country)
+                let merchant = try await store.withStore { try await store.wallet($0).createMerchant(name: name, country: country) }
                 print("Merchant \(merchant.name) created with id:")
                 print(merchant.id.rawValue)
             } catch { throw report(error) }
@@ -156,7 +166,7 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         let report: VerificationReport
         do {
-            report = try await store.openStore().verify()
+            report = try await store.withStore { try await $0.verify() }
         } catch { throw Lucid_report(error) }
         if json {
             let object: [String: Any] = [
@@ -189,35 +199,78 @@ struct Verify: AsyncParsableCommand {
 func Lucid_report(_ error: any Error) -> ExitCode { report(error) }
 
 struct Backup: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Copy the database while the service runs (SQLite online backup).")
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the database while the service runs (SQLite online backup; pg_dump for PostgreSQL).")
     @OptionGroup var store: StoreOptions
     @Option(help: "Destination file.") var to: String
 
     func run() async throws {
         guard !FileManager.default.fileExists(atPath: to) else { throw ValidationError("\(to) already exists; choose a new file") }
         do {
-            let db = try store.openStore()
-            print("Backing up \(store.db) to \(to)…")
-            try await db.backup(to: to)
-            let check = try SQLiteStore(path: to, ids: CountingIDGenerator(), clock: SystemClock())
-            let report = try await check.verify()
-            print("Done: \(report.transfersChecked) journal rows, verify \(report.ok ? "OK" : "FAILED").")
-        } catch { throw report(error) }
+            let location = try store.location
+            print("Backing up \(location) to \(to)…")
+            let journalRows = try await store.withStore { db -> Int in
+                let before = try await db.verify()
+                try await db.backup(to: to)
+                return before.transfersChecked
+            }
+            if case .sqlite = location {
+                // A SQLite backup is a database: prove it by verifying the copy.
+                let report = try await SQLiteStore(path: to, ids: CountingIDGenerator(), clock: SystemClock()).verify()
+                print("Done: \(report.transfersChecked) journal rows in the copy, verify \(report.ok ? "OK" : "FAILED").")
+                if !report.ok { throw ExitCode(1) }
+            } else {
+                let size = (try? FileManager.default.attributesOfItem(atPath: to)[.size] as? Int) ?? 0
+                print("Done: pg_dump archive of \(size) bytes (at least \(journalRows) journal rows). Restore with `lucid restore`.")
+            }
+        } catch let exit as ExitCode { throw exit } catch { throw report(error) }
     }
 }
 
 struct Restore: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Replace the database with a backup (stop the service first).")
+    static let configuration = CommandConfiguration(
+        abstract: "Replace the database with a backup (stop the service first; PostgreSQL: into an empty database).")
     @OptionGroup var store: StoreOptions
     @Option(help: "Backup file made by `lucid backup`.") var from: String
 
     func run() async throws {
         guard FileManager.default.fileExists(atPath: from) else { throw ValidationError("\(from) does not exist") }
         do {
-            print("Restoring \(from) into \(store.db)…")
-            try SQLiteStore.restore(from: from, to: store.db)
-            let report = try await store.openStore().verify()
+            let location = try store.location
+            print("Restoring \(from) into \(location)…")
+            switch location {
+            case .sqlite(let path): try SQLiteStore.restore(from: from, to: path)
+            case .postgres(let postgres): try PostgresStore.restore(from: from, to: postgres)
+            }
+            let report = try await store.withStore { try await $0.verify() }
             print("Done: \(report.transfersChecked) journal rows, verify \(report.ok ? "OK" : "FAILED").")
+            if !report.ok { throw ExitCode(1) }
+        } catch let exit as ExitCode { throw exit } catch { throw report(error) }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply database migrations (PostgreSQL needs this before `serve`; SQLite migrates itself on start).")
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        do {
+            let location = try store.location
+            switch location {
+            case .sqlite(let path):
+                try StoreLocation.createFolder(for: path)
+                let applied = try SQLiteStore(path: path, ids: CountingIDGenerator(), clock: SystemClock()).appliedMigrations()
+                print("\(location) is at migration \(applied.last ?? "none") (\(applied.count) applied).")
+            case .postgres(let postgres):
+                let clock = SystemClock()
+                let db = try PostgresStore(location: postgres, ids: UUIDv7Generator(clock: clock), clock: clock)
+                let (now, all) = try await db.withRunningPool {
+                    (try await db.migrate(now: clock.now()), try await db.appliedMigrations())
+                }
+                print(now.isEmpty ? "\(location) was up to date (\(all.count) migrations)."
+                                  : "Applied \(now.joined(separator: ", ")) to \(location).")
+            }
         } catch { throw report(error) }
     }
 }
@@ -234,9 +287,10 @@ struct ExportStatement: AsyncParsableCommand {
         guard format == "csv" else { throw ValidationError("only --format csv is supported") }
         guard let userID = UserID(parsing: user) else { throw ValidationError("--user must be a user id (UUID)") }
         do {
-            let db = try store.openStore()
-            guard try await db.user(userID) != nil else { throw LucidError(.userNotFound) }
-            let rows = try await store.wallet(db).statement(of: userID)
+            let rows = try await store.withStore { db -> [TransactionView] in
+                guard try await db.user(userID) != nil else { throw LucidError(.userNotFound) }
+                return try await store.wallet(db).statement(of: userID)
+            }
             let csv = StatementCSV.render(rows)
             if let output {
                 try csv.write(toFile: output, atomically: true, encoding: .utf8)

@@ -18,11 +18,11 @@ func withApp(
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     var configuration = ServerConfiguration()
-    configuration.databasePath = folder.appendingPathComponent("lucid.sqlite").path
+    configuration.store = .sqlite(path: folder.appendingPathComponent("lucid.sqlite").path)
     configuration.bcryptCost = 4
     configuration.logLevel = .critical
     configure(&configuration)
-    let lucid = try buildApplication(configuration, clock: clock, ids: CountingIDGenerator())
+    let lucid = try await buildApplication(configuration, clock: clock, ids: CountingIDGenerator())
     try await lucid.application.test(.router) { client in
         try await body(TestAPI(client: client), lucid)
     }

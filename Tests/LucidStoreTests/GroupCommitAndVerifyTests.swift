@@ -6,9 +6,9 @@ import Testing
 
 @Suite("Group commit")
 struct GroupCommitTests {
-    @Test("many concurrent tasks on one file: each request succeeds or fails alone, every invariant holds")
-    func concurrency() async throws {
-        try await withStore { store, _ in
+    @Test("many concurrent tasks on one file: each request succeeds or fails alone, every invariant holds", arguments: Backend.available)
+    func concurrency(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let users = (0..<20).map { _ in TestID.user() }
             for user in users { try await store.fund(user, 10_000) }
             let before = store.commitStatistics()
@@ -72,16 +72,16 @@ struct SplitMix: RandomNumberGenerator {
 @Suite("Verification")
 struct VerificationTests {
     /// A small ledger with a posted transfer, a fee and an open hold.
-    func seed(_ store: SQLiteStore, _ clock: ManualClock) async throws {
+    func seed(_ store: SQLStore, _ clock: ManualClock) async throws {
         let alice = TestID.user(), bob = TestID.user()
         try await store.fund(alice, 10_000)
         _ = try await store.submit(transfer(alice, bob, 1_000, fee: 10))
         _ = try await store.submit(transfer(alice, bob, 500, pending: true, timeoutAt: clock.now().adding(seconds: 600)))
     }
 
-    @Test("a clean ledger verifies")
-    func clean() async throws {
-        try await withStore { store, clock in
+    @Test("a clean ledger verifies", arguments: Backend.available)
+    func clean(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             try await seed(store, clock)
             let report = try await store.verify()
             #expect(report.ok)
@@ -91,9 +91,9 @@ struct VerificationTests {
         }
     }
 
-    @Test("a stored balance that differs from its entries is a balance_mismatch")
-    func balanceMismatch() async throws {
-        try await withStore { store, clock in
+    @Test("a stored balance that differs from its entries is a balance_mismatch", arguments: Backend.available)
+    func balanceMismatch(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             try await seed(store, clock)
             try await store.tamper("UPDATE accounts SET posted = posted + 1 WHERE kind = 'customer' AND posted > 5000")
             let kinds = Set(try await store.verify().mismatches.map(\.kind))
@@ -101,9 +101,9 @@ struct VerificationTests {
         }
     }
 
-    @Test("a wrong entry counter is an entry_sequence_gap; wrong holds a pending_mismatch")
-    func sequenceAndPending() async throws {
-        try await withStore { store, clock in
+    @Test("a wrong entry counter is an entry_sequence_gap; wrong holds a pending_mismatch", arguments: Backend.available)
+    func sequenceAndPending(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             try await seed(store, clock)
             try await store.tamper("UPDATE accounts SET entry_seq = entry_seq + 1, pending_out = pending_out + 5 WHERE kind = 'customer' AND pending_out > 0")
             let kinds = Set(try await store.verify().mismatches.map(\.kind))
@@ -111,11 +111,11 @@ struct VerificationTests {
         }
     }
 
-    @Test("a journal row edited behind the triggers' back breaks balance-after and the debit/credit totals")
-    func editedJournal() async throws {
-        try await withStore { store, clock in
+    @Test("a journal row edited behind the triggers' back breaks balance-after and the debit/credit totals", arguments: Backend.available)
+    func editedJournal(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             try await seed(store, clock)
-            try await store.tamper("DROP TRIGGER journal_is_append_only_update")
+            try await store.tamper("DROP TRIGGER journal_is_append_only_update" + (store.isPostgres ? " ON journal" : ""))
             try await store.tamper("UPDATE journal SET credit_balance_after = credit_balance_after + 7 WHERE kind = 'transfer'")
             try await store.tamper("UPDATE accounts SET posted = posted + 3 WHERE code = 'fee_revenue'")
             let report = try await store.verify()
@@ -125,11 +125,12 @@ struct VerificationTests {
         }
     }
 
-    @Test("a negative customer balance is reported even when the CHECK constraint was bypassed")
-    func negative() async throws {
-        try await withStore { store, clock in
+    @Test("a negative customer balance is reported even when the CHECK constraint was bypassed", arguments: Backend.available)
+    func negative(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             try await seed(store, clock)
-            try await store.tamper("PRAGMA ignore_check_constraints = ON")
+            try await store.tamper(store.isPostgres ? "ALTER TABLE accounts DROP CONSTRAINT accounts_never_negative"
+                                                    : "PRAGMA ignore_check_constraints = ON")
             try await store.tamper("UPDATE accounts SET posted = -5 WHERE kind = 'customer' AND pending_out = 0")
             let kinds = Set(try await store.verify().mismatches.map(\.kind))
             #expect(kinds.contains(.negativeCustomerBalance))
@@ -137,18 +138,18 @@ struct VerificationTests {
     }
 }
 
-/// Random batches of commands through the real engine and SQLite file; the
+/// Random batches of commands through the real engine and database; the
 /// verifier and a simple model must agree afterwards.
 @Suite("Store properties")
 struct StorePropertyTests {
     static let command = zip(Gen.int(in: 0...9), Gen.int(in: 0..<6), Gen.int(in: 0..<6), Gen.int64(in: 1...4_000))
     static let batches = command.array(of: 1...40).array(of: 1...6)
 
-    @Test("random batches conserve money, never go negative, and verify clean")
-    func randomBatches() async throws {
+    @Test("random batches conserve money, never go negative, and verify clean", arguments: Backend.available)
+    func randomBatches(backend: Backend) async throws {
         await propertyCheck(count: 25, input: Self.batches) { batches in
             do {
-                try await withStore { store, clock in
+                try await withStore(backend) { store, clock in
                     let users = (0..<6).map { _ in TestID.user() }
                     for user in users { try await store.fund(user, 5_000) }
                     var holds: [TransferID] = []
@@ -180,13 +181,11 @@ struct StorePropertyTests {
                         #expect(balance.available >= 0)
                         total += balance.posted
                     }
-                    let fees = try await store.pool.read { db in
-                        try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(posted), 0) FROM accounts WHERE code = 'fee_revenue'") ?? 0
-                    }
+                    let fees = try await store.integer(SQLStatement("SELECT CAST(COALESCE(SUM(posted), 0) AS BIGINT) FROM accounts WHERE code = 'fee_revenue'")) ?? 0
                     #expect(total + fees == 30_000, "customers plus fee revenue hold exactly what came in")
                 }
             } catch {
-                Issue.record(error)
+                Issue.record("the property run threw \(error)")
             }
         }
     }

@@ -8,7 +8,7 @@ import Testing
 struct SQLiteStoreTests {
     @Test("the writer connection is durable: WAL with synchronous=FULL, migrations applied")
     func durability() async throws {
-        try await withStore { store, _ in
+        try await withSQLiteStore { store, _ in
             #expect(try store.writerSynchronousMode() == 2)
             let mode = try await store.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
             #expect(mode == "wal")
@@ -16,20 +16,18 @@ struct SQLiteStoreTests {
         }
     }
 
-    @Test("a transfer debits one wallet and credits another, and the journal records each balance after it")
-    func transferAndBalanceAfter() async throws {
-        try await withStore { store, _ in
+    @Test("a transfer debits one wallet and credits another, and the journal records each balance after it", arguments: Backend.available)
+    func transferAndBalanceAfter(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 10_000)
             let receipt = try await store.submit(transfer(alice, bob, 2_500))
             #expect(receipt.state == .posted && !receipt.replayed && receipt.statusCode == 201)
             #expect(try await store.balance(alice) == AccountBalance(posted: 7_500))
             #expect(try await store.balance(bob) == AccountBalance(posted: 2_500))
-            let values: [Int64] = try await store.pool.read { db in
-                let row = try Row.fetchOne(db, sql: """
-                    SELECT debit_balance_after, credit_balance_after, debit_entry_seq, credit_entry_seq FROM journal WHERE id = ?
-                    """, arguments: [receipt.transactionID.rawValue])
-                return row.map { [$0[0], $0[1], $0[2], $0[3]] } ?? []
+            var values: [Int64?] = []
+            for column in ["debit_balance_after", "credit_balance_after", "debit_entry_seq", "credit_entry_seq"] {
+                values.append(try await store.integer(SQLStatement("SELECT \(column) FROM journal WHERE id = ?", receipt.transactionID)))
             }
             // Alice's second entry leaves 7,500; Bob's first leaves 2,500.
             #expect(values == [7_500, 2_500, 2, 1])
@@ -37,22 +35,22 @@ struct SQLiteStoreTests {
         }
     }
 
-    @Test("the journal is append-only: updates and deletes are refused by the database")
-    func appendOnly() async throws {
-        try await withStore { store, _ in
+    @Test("the journal is append-only: updates and deletes are refused by the database", arguments: Backend.available)
+    func appendOnly(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             try await store.fund(TestID.user(), 100)
-            await #expect(throws: DatabaseError.self) { try await store.tamper("UPDATE journal SET amount = 1") }
-            await #expect(throws: DatabaseError.self) { try await store.tamper("DELETE FROM journal") }
+            await #expect(throws: SQLError.self) { try await store.tamper("UPDATE journal SET amount = 1") }
+            await #expect(throws: SQLError.self) { try await store.tamper("DELETE FROM journal") }
         }
     }
 
-    @Test("the schema guards money: no zero amounts, no negative customer balances")
-    func schemaGuards() async throws {
-        try await withStore { store, _ in
+    @Test("the schema guards money: no zero amounts, no negative customer balances", arguments: Backend.available)
+    func schemaGuards(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user()
             try await store.fund(alice, 100)
-            await #expect(throws: DatabaseError.self) { try await store.tamper("UPDATE accounts SET posted = -1 WHERE kind = 'customer'") }
-            await #expect(throws: DatabaseError.self) {
+            await #expect(throws: SQLError.self) { try await store.tamper("UPDATE accounts SET posted = -1 WHERE kind = 'customer'") }
+            await #expect(throws: SQLError.self) {
                 try await store.tamper("""
                     INSERT INTO journal (id, kind, debit_account_id, credit_account_id, amount, currency, pending, created_at)
                     SELECT 'x', 'transfer', 1, 2, 0, 'CNY', 1, 0
@@ -61,9 +59,9 @@ struct SQLiteStoreTests {
         }
     }
 
-    @Test("a fee and its payment are all-or-nothing: amount fits, amount plus fee does not, nothing is written")
-    func feeAtomic() async throws {
-        try await withStore { store, _ in
+    @Test("a fee and its payment are all-or-nothing: amount fits, amount plus fee does not, nothing is written", arguments: Backend.available)
+    func feeAtomic(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 1_000)
             let error = await lucidError { try await store.submit(transfer(alice, bob, 995, fee: 6)) }
@@ -79,9 +77,9 @@ struct SQLiteStoreTests {
         }
     }
 
-    @Test("daily limits count today's outgoing money and reset at UTC midnight")
-    func dailyLimit() async throws {
-        try await withStore { store, clock in
+    @Test("daily limits count today's outgoing money and reset at UTC midnight", arguments: Backend.available)
+    func dailyLimit(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 1_000_000)
             let limit = LimitCheck(policy: LimitPolicy(rules: [.unverified: ["CNY": LimitRule(perTransferMax: 3_000, dailyMax: 5_000)]]),
@@ -100,28 +98,36 @@ struct SQLiteStoreTests {
 
     @Test("reads never wait for the writer: a read finishes while a write transaction is open")
     func readsDoNotWait() async throws {
-        try await withStore { store, _ in
+        try await withSQLiteStore { store, _ in
             let alice = TestID.user()
             try await store.fund(alice, 500)
             let writerHolds = DispatchSemaphore(value: 0), readDone = DispatchSemaphore(value: 0)
-            let writer = Task.detached {
-                try store.pool.write { db in
-                    try db.execute(sql: "UPDATE accounts SET created_at = created_at WHERE id = 1")
-                    writerHolds.signal()
-                    // A read that waited for this transaction would never signal: the wait times out.
-                    return readDone.wait(timeout: .now() + 30) == .success
+            // The write transaction is held open on a thread of its own, never on one of the
+            // (few) threads Swift concurrency runs tasks on.
+            let pool = store.pool
+            let writerSawRead: Bool = await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    let sawRead = (try? pool.write { db -> Bool in
+                        try db.execute(sql: "UPDATE accounts SET created_at = created_at WHERE id = 1")
+                        writerHolds.signal()
+                        // A read that waited for this transaction would never signal: the wait times out.
+                        return readDone.wait(timeout: .now() + 30) == .success
+                    }) ?? false
+                    continuation.resume(returning: sawRead)
+                }
+                writerHolds.wait()
+                Task {
+                    let balance = try? await store.balance(alice).posted
+                    if balance == 500 { readDone.signal() }
                 }
             }
-            writerHolds.wait()
-            #expect(try await store.balance(alice).posted == 500)
-            readDone.signal()
-            #expect(try await writer.value, "the read completed while the write transaction was open")
+            #expect(writerSawRead, "the read completed while the write transaction was open")
         }
     }
 
-    @Test("history pages newest first with a cursor, each transaction once")
-    func paging() async throws {
-        try await withStore { store, _ in
+    @Test("history pages newest first with a cursor, each transaction once", arguments: Backend.available)
+    func paging(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 100_000)
             var ids: [TransferID] = []
@@ -142,7 +148,7 @@ struct SQLiteStoreTests {
 
     @Test("an online backup is a complete, verified copy")
     func backup() async throws {
-        try await withStore { store, _ in
+        try await withSQLiteStore { store, _ in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 5_000)
             _ = try await store.submit(transfer(alice, bob, 1_234))

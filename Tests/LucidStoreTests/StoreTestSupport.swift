@@ -1,11 +1,35 @@
-import GRDB
 import Foundation
-@testable import LucidStore
+import GRDB
 import LucidCore
+@testable import LucidStore
+import Testing
 
-/// A fresh SQLite store in a temporary folder, with a manual clock and counting
-/// identifiers, its writer running for the duration of `body`.
+/// The stores the conformance tests run against: SQLite always, PostgreSQL when
+/// `LUCID_TEST_POSTGRES_URL` is set (scripts/test.sh starts a throw-away cluster and sets it).
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    static let postgresURL: String? = ProcessInfo.processInfo.environment["LUCID_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    static var available: [Backend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+    var testDescription: String { rawValue }
+}
+
+/// A fresh store of `backend` — a temporary SQLite file, or a PostgreSQL schema
+/// of its own — with a manual clock and counting ids, its writer running for
+/// the duration of `body`.
 func withStore<T>(
+    _ backend: Backend, clock: ManualClock = ManualClock(), _ body: (SQLStore, ManualClock) async throws -> T
+) async throws -> T {
+    switch backend {
+    case .sqlite:
+        return try await withSQLiteStore(clock: clock) { store, clock in try await body(store, clock) }
+    case .postgres:
+        return try await withPostgresStores(count: 1, clock: clock) { stores, clock in try await body(stores[0], clock) }
+    }
+}
+
+/// A SQLite store in a temporary folder (for the tests of what only SQLite has).
+func withSQLiteStore<T>(
     clock: ManualClock = ManualClock(), configuration: SQLiteStore.Configuration = .init(),
     _ body: (SQLiteStore, ManualClock) async throws -> T
 ) async throws -> T {
@@ -19,15 +43,53 @@ func withStore<T>(
     return try await body(store, clock)
 }
 
-/// Ids for tests: readable and distinct per name.
+/// `count` PostgreSQL stores — as if separate `lucid serve` processes — sharing one
+/// freshly migrated schema, each with its own pool and writer.
+func withPostgresStores<T>(
+    count: Int, clock: ManualClock = ManualClock(), _ body: ([PostgresStore], ManualClock) async throws -> T
+) async throws -> T {
+    let url = try #require(Backend.postgresURL)
+    let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    let admin = try PostgresStore(location: PostgresLocation(url: url), ids: CountingIDGenerator(), clock: clock)
+    _ = try await admin.withRunningPool {
+        _ = try await admin.database.write { try await $0.execute(SQLStatement("CREATE SCHEMA \(schema)")) }
+    }
+    var location = try PostgresLocation(url: url)
+    location.startupParameters = [("search_path", schema)]
+    let ids = CountingIDGenerator()
+    let stores = try (0..<count).map { _ in
+        try PostgresStore(location: location, ids: ids, clock: clock)
+    }
+    let runners = stores.map { store in Task { try await store.run() } }
+    do {
+        _ = try await stores[0].migrate(now: clock.now())
+        let result = try await body(stores, clock)
+        for runner in runners { runner.cancel() }
+        try await administer(url, "DROP SCHEMA \(schema) CASCADE")
+        return result
+    } catch {
+        for runner in runners { runner.cancel() }
+        throw error
+    }
+}
+
+/// One statement on a short-lived pool of its own (a PostgresClient runs only once).
+func administer(_ url: String, _ sql: String) async throws {
+    let admin = try PostgresStore(location: PostgresLocation(url: url), ids: CountingIDGenerator(), clock: ManualClock())
+    _ = try await admin.withRunningPool {
+        try await admin.database.write { try await $0.execute(SQLStatement(sql)) }
+    }
+}
+
+/// Ids for tests: distinct across the whole run.
 enum TestID {
-    private static let ids = CountingIDGenerator()
+    private static let ids = UUIDv7Generator(clock: ManualClock())
     static func user() -> UserID { ids.make() }
     static func transfer() -> TransferID { ids.make() }
     static func merchant() -> MerchantID { ids.make() }
 }
 
-extension SQLiteStore {
+extension SQLStore {
     /// Credits `amount` to a customer from the bank, posted at once.
     @discardableResult
     func fund(_ user: UserID, _ amount: Int64, _ currency: Currency = .cny) async throws -> LedgerReceipt {
@@ -39,10 +101,17 @@ extension SQLiteStore {
         try await wallets(of: user).first { $0.currency == currency }?.balance ?? AccountBalance()
     }
 
-    /// Runs raw SQL on the writer connection, bypassing the engine: for tampering tests only.
+    /// Runs raw SQL, bypassing the engine: for tampering tests only.
     func tamper(_ sql: String) async throws {
-        try await pool.writeWithoutTransaction { db in try db.execute(sql: sql) }
+        _ = try await database.write { try await $0.execute(SQLStatement(sql)) }
     }
+
+    /// One integer from a query, for checks the public API does not expose.
+    func integer(_ sql: SQLStatement) async throws -> Int64? {
+        try await database.read { try await $0.query(sql).first?.int(0) }
+    }
+
+    var isPostgres: Bool { database.dialect == .postgres }
 }
 
 func transfer(_ from: UserID, _ to: UserID, _ amount: Int64, fee: Int64 = 0, pending: Bool = false,
@@ -55,4 +124,15 @@ func transfer(_ from: UserID, _ to: UserID, _ amount: Int64, fee: Int64 = 0, pen
 /// The error a failed ledger call threw, as a `LucidError`.
 func lucidError(_ body: () async throws -> some Any) async -> LucidError? {
     do { _ = try await body(); return nil } catch { return error as? LucidError }
+}
+
+@Suite("PostgreSQL availability")
+struct PostgresAvailability {
+    @Test("the PostgreSQL conformance run is either on or skipped with a printed reason")
+    func announce() {
+        if Backend.postgresURL == nil {
+            print("NOTE: PostgreSQL store tests skipped: LUCID_TEST_POSTGRES_URL is not set (scripts/test.sh sets it).")
+        }
+        #expect(Backend.available.contains(.sqlite))
+    }
 }

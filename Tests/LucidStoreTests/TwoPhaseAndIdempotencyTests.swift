@@ -5,9 +5,9 @@ import Testing
 
 @Suite("Two-phase transfers")
 struct TwoPhaseStoreTests {
-    @Test("a hold lowers available, then posting moves the money and its fee")
-    func holdThenPost() async throws {
-        try await withStore { store, clock in
+    @Test("a hold lowers available, then posting moves the money and its fee", arguments: Backend.available)
+    func holdThenPost(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 10_000)
             let hold = try await store.submit(transfer(alice, bob, 4_000, fee: 10, pending: true, timeoutAt: clock.now().adding(seconds: 60)))
@@ -23,9 +23,9 @@ struct TwoPhaseStoreTests {
         }
     }
 
-    @Test("voiding releases the hold and its fee; nothing moves")
-    func void() async throws {
-        try await withStore { store, clock in
+    @Test("voiding releases the hold and its fee; nothing moves", arguments: Backend.available)
+    func void(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 10_000)
             let hold = try await store.submit(transfer(alice, bob, 4_000, fee: 10, pending: true, timeoutAt: clock.now().adding(seconds: 60)))
@@ -37,9 +37,9 @@ struct TwoPhaseStoreTests {
         }
     }
 
-    @Test("posting twice, voiding a posted hold and posting a voided one are clear errors")
-    func wrongMoves() async throws {
-        try await withStore { store, clock in
+    @Test("posting twice, voiding a posted hold and posting a voided one are clear errors", arguments: Backend.available)
+    func wrongMoves(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 10_000)
             let a = try await store.submit(transfer(alice, bob, 100, pending: true, timeoutAt: clock.now().adding(seconds: 60)))
@@ -54,9 +54,9 @@ struct TwoPhaseStoreTests {
         }
     }
 
-    @Test("a hold expires after its timeout: it is listed, released, and can no longer be posted")
-    func expiry() async throws {
-        try await withStore { store, clock in
+    @Test("a hold expires after its timeout: it is listed, released, and can no longer be posted", arguments: Backend.available)
+    func expiry(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 10_000)
             let hold = try await store.submit(transfer(alice, bob, 700, pending: true, timeoutAt: clock.now().adding(seconds: 60)))
@@ -83,9 +83,9 @@ struct TwoPhaseStoreTests {
 struct IdempotencyStoreTests {
     func claim(_ key: String, _ hash: String) -> IdempotencyClaim { IdempotencyClaim(scope: "user:a", key: key, requestHash: hash) }
 
-    @Test("the same key and body replays the first result; the money moves once")
-    func replay() async throws {
-        try await withStore { store, _ in
+    @Test("the same key and body replays the first result; the money moves once", arguments: Backend.available)
+    func replay(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 1_000)
             let first = try await store.submit(transfer(alice, bob, 300, claim: claim("k1", "h1")))
@@ -95,9 +95,9 @@ struct IdempotencyStoreTests {
         }
     }
 
-    @Test("the same key with another body is idempotency_key_reused and changes nothing")
-    func reused() async throws {
-        try await withStore { store, _ in
+    @Test("the same key with another body is idempotency_key_reused and changes nothing", arguments: Backend.available)
+    func reused(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 1_000)
             _ = try await store.submit(transfer(alice, bob, 300, claim: claim("k1", "h1")))
@@ -106,9 +106,9 @@ struct IdempotencyStoreTests {
         }
     }
 
-    @Test("the same key twice inside one group-committed batch applies once")
-    func sameBatch() async throws {
-        try await withStore { store, _ in
+    @Test("the same key twice inside one group-committed batch applies once", arguments: Backend.available)
+    func sameBatch(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 1_000)
             let results = try await store.applyBatch([transfer(alice, bob, 300, claim: claim("k", "h")),
@@ -122,9 +122,9 @@ struct IdempotencyStoreTests {
         }
     }
 
-    @Test("a refused request does not burn its key: after a top-up the same key goes through")
-    func refusedKeyIsFree() async throws {
-        try await withStore { store, _ in
+    @Test("a refused request does not burn its key: after a top-up the same key goes through", arguments: Backend.available)
+    func refusedKeyIsFree(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user(), bob = TestID.user()
             #expect(await lucidError { try await store.submit(transfer(alice, bob, 300, claim: claim("k", "h"))) }?.code == .insufficientFunds)
             try await store.fund(alice, 1_000)
@@ -133,9 +133,9 @@ struct IdempotencyStoreTests {
         }
     }
 
-    @Test("keys are scoped: two customers may use the same key")
-    func scoped() async throws {
-        try await withStore { store, _ in
+    @Test("keys are scoped: two customers may use the same key", arguments: Backend.available)
+    func scoped(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 1_000)
             try await store.fund(bob, 1_000)
@@ -148,9 +148,9 @@ struct IdempotencyStoreTests {
 
 @Suite("Reversals")
 struct ReversalStoreTests {
-    @Test("a reversal compensates the transfer and its fee with new rows; the original stays")
-    func reverse() async throws {
-        try await withStore { store, _ in
+    @Test("a reversal compensates the transfer and its fee with new rows; the original stays", arguments: Backend.available)
+    func reverse(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 1_000)
             let original = try await store.submit(transfer(alice, bob, 500, fee: 5))
@@ -167,9 +167,9 @@ struct ReversalStoreTests {
         }
     }
 
-    @Test("a reversal never takes the recipient below zero")
-    func recipientSpent() async throws {
-        try await withStore { store, _ in
+    @Test("a reversal never takes the recipient below zero", arguments: Backend.available)
+    func recipientSpent(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let alice = TestID.user(), bob = TestID.user(), carol = TestID.user()
             try await store.fund(alice, 1_000)
             let original = try await store.submit(transfer(alice, bob, 500))
@@ -180,9 +180,9 @@ struct ReversalStoreTests {
         }
     }
 
-    @Test("pending holds cannot be reversed, only voided")
-    func pendingNotReversible() async throws {
-        try await withStore { store, clock in
+    @Test("pending holds cannot be reversed, only voided", arguments: Backend.available)
+    func pendingNotReversible(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
             let alice = TestID.user(), bob = TestID.user()
             try await store.fund(alice, 1_000)
             let hold = try await store.submit(transfer(alice, bob, 500, pending: true, timeoutAt: clock.now().adding(seconds: 60)))

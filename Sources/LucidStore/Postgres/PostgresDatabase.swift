@@ -1,0 +1,235 @@
+import Foundation
+import Logging
+import LucidCore
+import NIOCore
+import PostgresNIO
+
+/// `SQLDatabase` over a PostgresNIO connection pool.
+///
+/// Write transactions run at READ COMMITTED with explicit row locks where the
+/// ledger needs them (`SELECT … FOR UPDATE` in id order). A serialization
+/// failure (40001) or deadlock (40P01) retries the whole body a bounded number
+/// of times with jittered backoff; every call is bounded by `operationTimeout`
+/// so a lost database turns into `storage_unavailable`, never a hung request.
+final class PostgresDatabase: SQLDatabase {
+    let client: PostgresClient
+    private let logger: Logger
+    var dialect: SQLDialect { .postgres }
+    /// Attempts for one write transaction before giving up with `storage_unavailable`.
+    static let writeAttemptsMax = 8
+    /// Longest a single read, write or snapshot may take, including waiting for a connection.
+    let operationTimeout: Duration
+
+    init(client: PostgresClient, logger: Logger, operationTimeout: Duration = .seconds(10)) {
+        self.client = client
+        self.logger = logger
+        self.operationTimeout = operationTimeout
+    }
+
+    func read<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+        try await bounded {
+            try await Self.mapErrors {
+                try await client.withConnection { connection in
+                    try await body(Connection(connection: connection, logger: logger))
+                }
+            }
+        }
+    }
+
+    func write<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await bounded {
+                    try await Self.mapErrors {
+                        try await client.withTransaction(logger: logger) { connection in
+                            try await body(Connection(connection: connection, logger: logger))
+                        }
+                    }
+                }
+            } catch SQLError.retryable(let reason) where attempt < Self.writeAttemptsMax {
+                logger.debug("retrying transaction", metadata: ["reason": "\(reason)", "attempt": "\(attempt)"])
+                try await Task.sleep(for: Self.backoff(attempt: attempt))
+            } catch SQLError.retryable(let reason) {
+                throw SQLError.unavailable("gave up after \(attempt) attempts: \(reason)")
+            }
+        }
+    }
+
+    func snapshot(_ queries: [SQLStatement], _ consume: (Int, SQLRow) throws -> Void) async throws {
+        // Called only from this task, sequentially, while the connection is leased.
+        try await withoutActuallyEscaping(consume) { consume in
+            nonisolated(unsafe) let consume = consume
+            try await streamSnapshot(queries, consume)
+        }
+    }
+
+    private func streamSnapshot(_ queries: [SQLStatement], _ consume: @escaping (Int, SQLRow) throws -> Void) async throws {
+        nonisolated(unsafe) let consume = consume
+        try await Self.mapErrors {
+            try await client.withConnection { connection in
+                let wrapped = Connection(connection: connection, logger: logger)
+                try await wrapped.execute(SQLStatement("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+                do {
+                    for (index, query) in queries.enumerated() {
+                        try await wrapped.forEach(query) { try consume(index, $0) }
+                    }
+                    try await wrapped.execute(SQLStatement("COMMIT"))
+                } catch {
+                    _ = try? await wrapped.execute(SQLStatement("ROLLBACK"))
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Full jitter over an exponential ceiling: 2, 4, 8 … ms, capped at 200 ms.
+    static func backoff(attempt: Int) -> Duration {
+        let ceiling = min(200, 1 << min(attempt, 8))
+        return .milliseconds(Int.random(in: 1...ceiling))
+    }
+
+    /// Runs `body`, failing with `unavailable` when it takes longer than `operationTimeout`.
+    private func bounded<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let timeout = operationTimeout
+        return try await withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await box.value() }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let value = first else {
+                    throw SQLError.unavailable("no answer from PostgreSQL within \(timeout)")
+                }
+                return value
+            }
+        }
+    }
+
+    /// Translates PostgresNIO's errors into `SQLError` by SQLSTATE.
+    static func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch {
+            throw unwrap(error)
+        }
+    }
+
+    /// PostgresNIO wraps what went wrong inside a transaction; callers want the error itself.
+    static func unwrap(_ error: any Error) -> any Error {
+        if let error = error as? PSQLError { return sqlError(error) }
+        if let error = error as? PostgresTransactionError {
+            if let inner = error.closureError ?? error.beginError ?? error.commitError { return unwrap(inner) }
+            return SQLError.unavailable("transaction failed: \(String(describing: error.rollbackError))")
+        }
+        return error
+    }
+
+    static func sqlError(_ error: PSQLError) -> SQLError {
+        let state = error.serverInfo?[.sqlState] ?? ""
+        let message = error.serverInfo?[.message] ?? "\(error.code)"
+        let constraint = error.serverInfo?[.constraintName] ?? ""
+        switch state {
+        case "23505": return .uniqueViolation("\(constraint) \(error.serverInfo?[.detail] ?? message)")
+        case "40001", "40P01": return .retryable("\(state) \(message)")
+        case _ where state.hasPrefix("23"): return .constraintViolation("\(state) \(constraint) \(message)")
+        case "P0001": return .constraintViolation(message) // RAISE EXCEPTION from a trigger
+        case _ where state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57"):
+            return .unavailable("\(state) \(message)")
+        case "": return .unavailable("\(error.code)") // no server answer: connection-level failure
+        default: return .other("\(state) \(message)")
+        }
+    }
+
+    /// `?` placeholders become `$1…$n` (outside quoted strings).
+    static func numbered(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 16)
+        var index = 0
+        var quote: Character?
+        for character in text {
+            if let open = quote {
+                if character == open { quote = nil }
+                out.append(character)
+            } else if character == "'" || character == "\"" {
+                quote = character
+                out.append(character)
+            } else if character == "?" {
+                index += 1
+                out += "$\(index)"
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+
+    static func query(_ sql: SQLStatement) -> PostgresQuery {
+        var bindings = PostgresBindings(capacity: sql.binds.count)
+        for value in sql.binds {
+            switch value {
+            case .null: bindings.appendNull()
+            case .int(let int): bindings.append(int)
+            case .text(let text): bindings.append(text)
+            case .blob(let bytes): bindings.append(ByteBuffer(bytes: bytes))
+            }
+        }
+        return PostgresQuery(unsafeSQL: numbered(sql.text), binds: bindings)
+    }
+
+    static func row(_ row: PostgresRow) throws -> SQLRow {
+        var columns: [String] = []
+        var values: [SQLValue] = []
+        for cell in row {
+            columns.append(cell.columnName)
+            guard cell.bytes != nil else { values.append(.null); continue }
+            switch cell.dataType {
+            case .int2, .int4, .int8, .oid: values.append(.int(try cell.decode(Int64.self)))
+            case .bool: values.append(.int(try cell.decode(Bool.self) ? 1 : 0))
+            case .bytea: values.append(.blob(Array(try cell.decode(ByteBuffer.self).readableBytesView)))
+            case .numeric:
+                guard let value = Int64(try cell.decode(String.self)) else {
+                    throw SQLError.decoding("numeric column \(cell.columnName) is not an integer; cast it to BIGINT")
+                }
+                values.append(.int(value))
+            default: values.append(.text(try cell.decode(String.self)))
+            }
+        }
+        return SQLRow(columns: columns, values: values)
+    }
+
+    struct Connection: SQLConnection {
+        let connection: PostgresConnection
+        let logger: Logger
+
+        func query(_ sql: SQLStatement) async throws -> [SQLRow] {
+            var rows: [SQLRow] = []
+            try await forEach(sql) { rows.append($0) }
+            return rows
+        }
+
+        /// Rows changed, from the command tag (`UPDATE 3`).
+        @discardableResult
+        func execute(_ sql: SQLStatement) async throws -> Int {
+            let result = try await run(PostgresDatabase.query(sql)).get()
+            return result.metadata.rows ?? 0
+        }
+
+        private func run(_ query: PostgresQuery) -> EventLoopFuture<PostgresQueryResult> {
+            connection.query(query, logger: logger)
+        }
+
+        func forEach(_ sql: SQLStatement, _ body: (SQLRow) throws -> Void) async throws {
+            let result = try await connection.query(PostgresDatabase.query(sql), logger: logger)
+            for try await row in result { try body(try PostgresDatabase.row(row)) }
+        }
+    }
+}
+
+/// Lets a non-Sendable closure run in a child task; safe because the parent awaits it before returning.
+private struct UncheckedBox<T>: @unchecked Sendable {
+    let value: () async throws -> T
+    init(_ value: @escaping () async throws -> T) { self.value = value }
+}
