@@ -63,3 +63,31 @@ def pytest_runtest_makereport(item, call):
                 rep.sections.append(("lucid server and command output", harness.logs()))
             except Exception as e:  # never hide the real failure
                 rep.sections.append(("lucid server and command output", f"(could not read logs: {e})"))
+
+
+@pytest.fixture
+def pg_lucid(request) -> Harness:
+    """A harness on a fresh PostgreSQL database (created and migrated here, dropped at teardown).
+
+    Skipped, with the reason shown by `pytest -rs`, when LUCID_TEST_POSTGRES_URL is not set
+    (scripts/test.sh starts a throw-away cluster and sets it).
+    """
+    from lucid_e2e import PostgresDatabases  # noqa: E402
+
+    base = os.environ.get("LUCID_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("PostgreSQL e2e tests skipped: LUCID_TEST_POSTGRES_URL is not set")
+    binary = lucid_bin()
+    workdir = Path(tempfile.mkdtemp(prefix="lucid-e2e-pg-"))
+    databases = PostgresDatabases(base)
+    url = databases.create()
+    harness = Harness(binary, workdir, database_url=url)
+    setattr(request.node, _HARNESS_ATTR, harness)
+    try:
+        p = harness.run_cli("migrate", *harness.store_args)
+        assert p.returncode == 0, harness.cli_log[-1]
+        yield harness
+    finally:
+        harness.close()
+        databases.drop_all()
+        shutil.rmtree(workdir, ignore_errors=True)

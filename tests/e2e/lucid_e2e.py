@@ -83,9 +83,10 @@ class ServerStartError(RuntimeError):
 class LucidServer:
     """One `lucid serve` process on a given database; can be stopped, killed and restarted."""
 
-    def __init__(self, binary: Path, db: Path, workdir: Path, name: str = "lucid"):
+    def __init__(self, binary: Path, db: Path, workdir: Path, name: str = "lucid", database_url: str | None = None):
         self.binary = binary
         self.db = db
+        self.database_url = database_url
         self.workdir = workdir
         self.name = name
         self.proc: subprocess.Popen | None = None
@@ -112,8 +113,9 @@ class LucidServer:
         out = self.workdir / f"{self.name}.{self.generation}.stdout.log"
         err = self.workdir / f"{self.name}.{self.generation}.stderr.log"
         self.log_files += [out, err]
+        store = ["--database-url", self.database_url] if self.database_url else ["--db", str(self.db)]
         cmd = [
-            str(self.binary), "serve", "--db", str(self.db), "--host", HOST,
+            str(self.binary), "serve", *store, "--host", HOST,
             "--port", str(self.port), "--bcrypt-cost", "4",
         ]
         with open(out, "wb") as fo, open(err, "wb") as fe:
@@ -188,15 +190,16 @@ class LucidServer:
 class Harness:
     """A temp dir with one SQLite database, the servers on it and the `lucid` subcommands."""
 
-    def __init__(self, binary: Path, workdir: Path):
+    def __init__(self, binary: Path, workdir: Path, database_url: str | None = None):
         self.binary = binary
         self.workdir = workdir
         self.db = workdir / "lucid.sqlite"
+        self.database_url = database_url
         self.servers: list[LucidServer] = []
         self.cli_log: list[str] = []
 
     def server(self, name: str = "lucid") -> LucidServer:
-        s = LucidServer(self.binary, self.db, self.workdir, name=f"{name}{len(self.servers)}")
+        s = LucidServer(self.binary, self.db, self.workdir, name=f"{name}{len(self.servers)}", database_url=self.database_url)
         self.servers.append(s)
         return s.start()
 
@@ -209,9 +212,14 @@ class Harness:
         )
         return p
 
+    @property
+    def store_args(self) -> list[str]:
+        """How every `lucid` subcommand finds this harness's database."""
+        return ["--database-url", self.database_url] if self.database_url else ["--db", str(self.db)]
+
     def operator_token(self, name: str | None = None) -> str:
         name = name or f"ops-{uuid.uuid4().hex[:10]}"
-        p = self.run_cli("operator", "create", "--db", str(self.db), "--name", name, "--role", "admin")
+        p = self.run_cli("operator", "create", *self.store_args, "--name", name, "--role", "admin")
         assert p.returncode == 0, self.cli_log[-1]
         lines = [ln.strip() for ln in p.stdout.splitlines() if ln.strip()]
         assert lines, f"operator create printed nothing\n{self.cli_log[-1]}"
@@ -219,7 +227,7 @@ class Harness:
 
     def verify(self) -> tuple[int, dict]:
         """`lucid verify --json`: (exit status, report)."""
-        p = self.run_cli("verify", "--db", str(self.db), "--json")
+        p = self.run_cli("verify", *self.store_args, "--json")
         try:
             report = json.loads(p.stdout)
         except json.JSONDecodeError as e:
@@ -420,3 +428,52 @@ def assert_insufficient(resp: requests.Response, amount: int) -> dict:
     assert p["required"] == amount + fee, describe(resp)
     assert p["shortfall"] == p["required"] - p["available"] and p["shortfall"] > 0, describe(resp)
     return body
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def postgres_tool(name: str) -> str:
+    """A PostgreSQL client tool from the distribution's versioned folder, else from PATH."""
+    import glob
+    import shutil as _shutil
+
+    for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        candidate = os.path.join(folder, name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = _shutil.which(name)
+    if not found:
+        raise AssertionError(f"{name} not found (apt-get install postgresql-client)")
+    return found
+
+
+class PostgresDatabases:
+    """Creates throw-away databases next to the one in `base_url` and drops them afterwards."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.created: list[str] = []
+
+    def _psql(self, sql: str) -> None:
+        p = subprocess.run([postgres_tool("psql"), self.base_url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, f"psql failed: {p.stderr}"
+
+    def url_for(self, name: str) -> str:
+        head, _, _ = self.base_url.rpartition("/")
+        return f"{head}/{name}"
+
+    def create(self) -> str:
+        name = f"lucid_e2e_{uuid.uuid4().hex[:12]}"
+        self._psql(f"CREATE DATABASE {name}")
+        self.created.append(name)
+        return self.url_for(name)
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            try:
+                self._psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            except AssertionError as e:
+                print(f"could not drop {name}: {e}")
+        self.created.clear()
