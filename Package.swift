@@ -68,11 +68,15 @@ let package = Package(
                 "LucidCore",
                 "LucidStore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["Resources/README.md"],
+            // The common-password list, loaded lazily through Bundle.module.
+            resources: [.copy("Resources/common-passwords.txt")],
             swiftSettings: swiftSettings
         ),
         // HTTP edge: routes, authentication, problem+json, OpenAPI, metrics.
@@ -117,6 +121,15 @@ let package = Package(
             dependencies: [
                 "LucidCore", "LucidStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "LucidServicesTests",
+            dependencies: [
+                "LucidCore", "LucidServices",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: testSwiftSettings

@@ -165,11 +165,42 @@ public enum ErrorCatalogue {
             }, { _ in [Localized("Sign in instead, or reset the password if you forgot it.",
                                  "请直接登录；如忘记密码请重置密码。")] })
         case .passwordTooWeak:
+            // The reason decides the text: a customer told only "too weak" cannot fix it.
             return e(422, Localized("Password not accepted", "密码不符合要求"), { p in
-                Localized("The password must have \(p.text("min_length")) to \(p.text("max_length")) characters.",
-                          "密码长度必须为 \(p.text("min_length")) 到 \(p.text("max_length")) 个字符。")
-            }, { _ in [Localized("Choose a longer passphrase that you do not use elsewhere.",
-                                 "请选择一个更长、且未在其他地方使用过的密码短语。")] })
+                switch p.text("reason") {
+                case "too_short":
+                    return Localized("The password is too short: it needs at least \(p.text("min_length")) characters.",
+                                     "密码太短：至少需要 \(p.text("min_length")) 个字符。")
+                case "too_long":
+                    return Localized("The password is too long: it may have at most \(p.text("max_length")) characters.",
+                                     "密码太长：最多 \(p.text("max_length")) 个字符。")
+                case "common":
+                    return Localized("This is one of the most commonly used passwords, which attackers try first.",
+                                     "该密码属于最常用的密码之一，攻击者会最先尝试。")
+                case "contains_personal_data":
+                    return Localized("The password contains your e-mail name, phone number or display name, which others can guess.",
+                                     "密码中包含您的邮箱名、手机号或昵称，容易被他人猜到。")
+                default:
+                    return Localized("The password must have \(p.text("min_length")) to \(p.text("max_length")) characters.",
+                                     "密码长度必须为 \(p.text("min_length")) 到 \(p.text("max_length")) 个字符。")
+                }
+            }, { p in
+                let choose: Localized
+                switch p.text("reason") {
+                case "too_long":
+                    choose = Localized("Choose a passphrase of at most \(p.text("max_length")) characters.",
+                                       "请选择不超过 \(p.text("max_length")) 个字符的密码短语。")
+                case "common", "contains_personal_data":
+                    choose = Localized("Choose a passphrase that is not a common password and does not contain your name, e-mail or phone number; a few unrelated words work well.",
+                                       "请选择一个不常见、且不包含您的姓名、邮箱或手机号的密码短语；几个互不相关的词语组合效果很好。")
+                default:
+                    choose = Localized("Choose a longer passphrase (at least \(p.text("min_length")) characters) that you do not use elsewhere.",
+                                       "请选择一个更长（至少 \(p.text("min_length")) 个字符）、且未在其他地方使用过的密码短语。")
+                }
+                return [choose,
+                        Localized("Any characters are allowed, including spaces and Chinese characters; there are no rules about digits or symbols.",
+                                  "可以使用任意字符，包括空格和中文；对数字和符号没有要求。")]
+            })
         case .userNotFound:
             return e(404, Localized("User not found", "用户不存在"), { _ in
                 Localized("No user with this id exists.", "不存在该编号的用户。")
@@ -273,6 +304,88 @@ public enum ErrorCatalogue {
             }, { _ in [Localized("Check your transaction history before retrying; retry with the same Idempotency-Key so nothing is applied twice.",
                                  "重试前请先查看交易记录；重试时请使用相同的 Idempotency-Key，避免重复扣款。"),
                        contactSupport] })
+        // Account protection (issue 4)
+        case .accountLocked:
+            // Only the owner sees this (after a second factor or a reset); a stranger gets invalid_credentials.
+            return e(423, Localized("Account temporarily locked", "账户暂时锁定"), { p in
+                Localized("After several failed sign-in attempts this account is locked until \(p.text("locked_until")).",
+                          "由于多次登录失败，该账户已被锁定至 \(p.text("locked_until"))。")
+            }, { _ in [Localized("Wait until then and sign in again, or reset your password now to unlock the account.",
+                                 "请等到该时间后再登录，或立即重置密码以解锁账户。"),
+                       Localized("If these attempts were not yours, change your password and turn on two-factor authentication.",
+                                 "如果这些登录尝试不是您本人所为，请修改密码并开启两步验证。")] })
+        case .secondFactorRequired:
+            return e(401, Localized("Second factor required", "需要第二重验证"), { p in
+                let action = secondFactorAction(p.text("reason"))
+                return Localized("\(action.en) needs a second factor (\(p.text("methods"))).",
+                                 "\(action.zh)需要第二重验证（\(p.text("methods"))）。")
+            }, { _ in [Localized("Send the request again with totp_code set to the 6-digit code from your authenticator app, or with recovery_code set to one of your unused recovery codes.",
+                                 "请重新提交请求，并在 totp_code 中填写身份验证器应用显示的 6 位验证码，或在 recovery_code 中填写一个未使用过的恢复码。")] })
+        case .secondFactorInvalid:
+            return e(401, Localized("Code not accepted", "验证码无效"), { _ in
+                Localized("The two-factor code is not correct, has expired or was already used.",
+                          "两步验证码不正确、已过期或已被使用。")
+            }, { _ in [Localized("Enter the code your authenticator app shows now (codes change every 30 seconds and each works once); make sure the phone sets its clock automatically.",
+                                 "请输入身份验证器应用当前显示的验证码（每 30 秒更新一次，每个只能使用一次）；并确认手机时间为自动同步。"),
+                       Localized("If you lost your authenticator, use one of your recovery codes instead.",
+                                 "如果身份验证器已丢失，请改用恢复码。")] })
+        case .rateLimited:
+            return e(429, Localized("Too many attempts", "尝试次数过多"), { p in
+                Localized("Too many requests came from your network in a short time; try again in \(p.text("retry_after_seconds")) seconds.",
+                          "短时间内来自您网络的请求过多，请在 \(p.text("retry_after_seconds")) 秒后重试。")
+            }, { p in [Localized("Wait \(p.text("retry_after_seconds")) seconds before trying again; the Retry-After header says the same.",
+                                 "请等待 \(p.text("retry_after_seconds")) 秒后再试；响应头 Retry-After 给出相同的时间。")] })
+        case .resetTokenInvalid:
+            // One answer for forged, expired and used links: the difference would only help an attacker.
+            return e(400, Localized("Reset link not valid", "重置链接无效"), { _ in
+                Localized("This password reset link is not valid: it is wrong, has expired or was already used.",
+                          "该密码重置链接无效：链接有误、已过期或已被使用。")
+            }, { _ in [Localized("Request a new password reset link; each link works once and only for a short time.",
+                                 "请重新申请密码重置链接；每个链接只能使用一次，且有效期很短。")] })
+        case .totpAlreadyEnabled:
+            return e(409, Localized("Two-factor already on", "两步验证已开启"), { _ in
+                Localized("Two-factor authentication is already turned on for this account.", "该账户已开启两步验证。")
+            }, { _ in [Localized("To move it to a new phone, turn it off with your password and a code, then set it up again.",
+                                 "如需更换手机，请先使用密码和验证码关闭两步验证，再重新设置。")] })
+        case .totpNotEnabled:
+            return e(409, Localized("Two-factor not on", "未开启两步验证"), { _ in
+                Localized("Two-factor authentication is not turned on for this account, or its set-up was not confirmed.",
+                          "该账户未开启两步验证，或设置尚未确认。")
+            }, { _ in [Localized("Turn it on with POST /v1/me/totp, then confirm it with a code at POST /v1/me/totp/confirm.",
+                                 "请通过 POST /v1/me/totp 开启，再通过 POST /v1/me/totp/confirm 提交验证码确认。")] })
+        case .accountDormant:
+            return e(403, Localized("Account dormant", "账户处于休眠状态"), { _ in
+                Localized("This account was inactive for a long time and is now dormant; money cannot leave it until you confirm it is still yours.",
+                          "该账户长时间未使用，已进入休眠状态；在您确认账户仍归您所有之前，资金无法转出。")
+            }, { _ in [Localized("Verify your identity again (password and second factor) to reactivate the account; incoming money still arrives.",
+                                 "请重新验证身份（密码及第二重验证）以重新激活账户；转入资金仍可正常到账。"),
+                       contactSupport] })
+        case .regionNotSupported:
+            return e(403, Localized("Not available in your region", "所在地区暂不支持"), { p in
+                Localized("This service is not available in the country or region \(p.text("country")).",
+                          "本服务暂不支持国家或地区 \(p.text("country"))。")
+            }, { _ in [Localized("If you think this is a mistake (for example you are travelling), contact support.",
+                                 "如果您认为这是误判（例如您正在出行），请联系客服。")] })
+        case .unfreezeCoolingOff:
+            return e(409, Localized("Too soon to unfreeze", "暂时无法解冻"), { p in
+                Localized("The account was frozen recently; for your protection it can be unfrozen from \(p.text("available_at")).",
+                          "账户刚被冻结；为保护您的资金安全，可在 \(p.text("available_at")) 之后解冻。")
+            }, { p in [Localized("Try again after \(p.text("available_at")). If you did not freeze the account yourself, contact support.",
+                                 "请在 \(p.text("available_at")) 之后重试。如果账户不是您本人冻结的，请联系客服。")] })
+        }
+    }
+
+    /// What a step-up was asked for, in words; an unknown reason is shown as it is.
+    private static func secondFactorAction(_ reason: String) -> Localized {
+        switch reason {
+        case "login": Localized("Signing in", "登录")
+        case "transfer_amount": Localized("A transfer of this size", "该金额的转账")
+        case "new_payee": Localized("A first transfer to this payee", "首次向该收款人转账")
+        case "change_password": Localized("Changing the password", "修改密码")
+        case "disable_totp": Localized("Turning off two-factor authentication", "关闭两步验证")
+        case "unfreeze": Localized("Unfreezing the account", "解冻账户")
+        case "add_bank_account": Localized("Adding a withdrawal bank account", "添加提现银行账户")
+        default: Localized("This action (\(reason))", "此操作（\(reason)）")
         }
     }
 }

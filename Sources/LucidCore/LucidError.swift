@@ -78,6 +78,17 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable {
     case serviceOverloaded = "service_overloaded"
     case storageUnavailable = "storage_unavailable"
     case internalError = "internal_error"
+    // Account protection (issue 4)
+    case accountLocked = "account_locked"
+    case secondFactorRequired = "second_factor_required"
+    case secondFactorInvalid = "second_factor_invalid"
+    case rateLimited = "rate_limited"
+    case resetTokenInvalid = "reset_token_invalid"
+    case totpAlreadyEnabled = "totp_already_enabled"
+    case totpNotEnabled = "totp_not_enabled"
+    case accountDormant = "account_dormant"
+    case regionNotSupported = "region_not_supported"
+    case unfreezeCoolingOff = "unfreeze_cooling_off"
 }
 
 /// Languages Lucid answers in.

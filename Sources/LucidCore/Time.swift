@@ -70,3 +70,18 @@ public final class ManualClock: WallClock, Sendable {
     public func set(_ time: Timestamp) { current.withLock { $0 = time } }
 }
 
+
+/// A timestamp is stored and exchanged as its plain Unix milliseconds (one
+/// number, no time-zone text to parse), so state that carries times —
+/// lockout counters, rate windows — can live in a database column as JSON.
+extension Timestamp: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        self.init(millisecondsSinceEpoch: try container.decode(Int64.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(millisecondsSinceEpoch)
+    }
+}

@@ -7,8 +7,14 @@ public enum InputLimits {
     public static let displayNameLengthMax = 64
     public static let emailLengthMax = 254
     public static let phoneLengthMax = 20
+    /// NIST SP 800-63B: at least 8 characters.
     public static let passwordLengthMin = 8
-    public static let passwordLengthMax = 128
+    /// NIST SP 800-63B asks to allow at least 64; 256 Unicode code points keeps
+    /// passphrases comfortable while bounding the work of hashing.
+    public static let passwordLengthMax = 256
+    /// 256 code points are at most 1024 bytes of UTF-8; checked as well, so the
+    /// bound on hashing work does not depend on how characters are counted.
+    public static let passwordBytesMax = 1024
     public static let deviceIDLengthMax = 128
     public static let merchantNameLengthMax = 100
     public static let pageSizeDefault = 20
@@ -71,9 +77,14 @@ public enum Validate {
         return upper
     }
 
+    /// Length only; `PasswordPolicy` in the services layer adds normalization
+    /// and the common-password and personal-data checks.
     public static func password(_ value: String) throws(LucidError) -> String {
-        guard (InputLimits.passwordLengthMin...InputLimits.passwordLengthMax).contains(value.count) else {
+        let length = value.count
+        guard length >= InputLimits.passwordLengthMin,
+              length <= InputLimits.passwordLengthMax, value.utf8.count <= InputLimits.passwordBytesMax else {
             throw LucidError(.passwordTooWeak, [
+                "reason": .text(length < InputLimits.passwordLengthMin ? "too_short" : "too_long"),
                 "min_length": .int(Int64(InputLimits.passwordLengthMin)),
                 "max_length": .int(Int64(InputLimits.passwordLengthMax)),
             ])

@@ -14,6 +14,9 @@ struct ErrorCatalogueTests {
         "expired_at": .text("2026-11-25T08:00:00.000Z"), "method": .text("PATCH"), "path": .text("/v1/nothing"),
         "required_role": .text("admin"), "resets_at": .text("2026-11-26T00:00:00.000Z"), "state": .text("pending"),
         "tier": .int(0),
+        // Account protection (issue 4)
+        "locked_until": .text("2026-11-25T08:15:00.000Z"), "methods": .text("totp, recovery_code"),
+        "retry_after_seconds": .int(15), "country": .text("KP"), "available_at": .text("2026-11-26T08:00:00.000Z"),
     ]
 
     @Test("every code has a status, both languages, a detail without placeholders and a next step", arguments: ErrorCode.allCases)
@@ -44,6 +47,11 @@ struct ErrorCatalogueTests {
             .dailyLimitExceeded: 422, .payeeNotFound: 404, .accountFrozen: 403, .transactionNotFound: 404,
             .transferAlreadyPosted: 409, .transferAlreadyVoided: 409, .transferExpired: 409, .routeNotFound: 404,
             .clientOutdated: 426, .serviceOverloaded: 503, .storageUnavailable: 503, .internalError: 500,
+            .passwordTooWeak: 422,
+            // Account protection (issue 4)
+            .accountLocked: 423, .secondFactorRequired: 401, .secondFactorInvalid: 401, .rateLimited: 429,
+            .resetTokenInvalid: 400, .totpAlreadyEnabled: 409, .totpNotEnabled: 409, .accountDormant: 403,
+            .regionNotSupported: 403, .unfreezeCoolingOff: 409,
         ]
         for (code, status) in expected {
             #expect(LucidError(code).status == status, "\(code.rawValue)")
@@ -60,6 +68,31 @@ struct ErrorCatalogueTests {
         #expect(en.nextSteps.first == "Top up at least ¥20.50, or send a smaller amount.")
         let zh = ErrorCatalogue.describe(error, in: .zhCN)
         #expect(zh.detail == "可用余额为 ¥80.00，但本次需要 ¥100.50（含手续费 ¥0.50）。")
+    }
+
+    @Test("password_too_weak explains each reason in both languages and keeps the length params",
+          arguments: ["too_short", "too_long", "common", "contains_personal_data"])
+    func passwordReasons(reason: String) {
+        let params: [String: ErrorParam] = ["reason": .text(reason), "min_length": .int(8), "max_length": .int(256)]
+        let texts = Set(["too_short", "too_long", "common", "contains_personal_data"].map { other in
+            ErrorCatalogue.describe(LucidError(.passwordTooWeak, params.merging(["reason": .text(other)]) { $1 }), in: .en).detail
+        })
+        #expect(texts.count == 4, "every reason has its own text")
+        for language in Language.allCases {
+            let description = ErrorCatalogue.describe(LucidError(.passwordTooWeak, params), in: language)
+            #expect(!description.detail.contains("?") && !description.nextSteps.isEmpty)
+        }
+        let short = ErrorCatalogue.describe(LucidError(.passwordTooWeak, params.merging(["reason": .text("too_short")]) { $1 }), in: .zhCN)
+        #expect(short.detail == "密码太短：至少需要 8 个字符。")
+    }
+
+    @Test("a step-up names the action in words and says how to supply the factor")
+    func secondFactorText() {
+        let error = LucidError(.secondFactorRequired, ["reason": .text("unfreeze"), "methods": .text("totp, recovery_code")])
+        let en = ErrorCatalogue.describe(error, in: .en)
+        #expect(en.detail == "Unfreezing the account needs a second factor (totp, recovery_code).")
+        #expect(en.nextSteps.first?.contains("totp_code") == true)
+        #expect(ErrorCatalogue.describe(error, in: .zhCN).detail == "解冻账户需要第二重验证（totp, recovery_code）。")
     }
 
     @Test("Accept-Language picks zh-CN for any Chinese tag and honours q-values", arguments: [

@@ -82,3 +82,18 @@ struct ValidationTests {
         #expect(Mask.phone("12345") == "****")
     }
 }
+
+@Suite("Password length at the edge")
+struct PasswordLengthTests {
+    @Test("Validate.password names the reason and keeps the length params")
+    func reasons() throws {
+        #expect(try Validate.password("12345678") == "12345678")
+        do { _ = try Validate.password("short"); Issue.record("short passed") } catch {
+            #expect(error.params["reason"] == .text("too_short") && error.params["min_length"] == .int(8))
+        }
+        do { _ = try Validate.password(String(repeating: "x", count: InputLimits.passwordLengthMax + 1)); Issue.record("long passed") } catch {
+            #expect(error.params["reason"] == .text("too_long") && error.params["max_length"] == .int(256))
+        }
+        #expect(InputLimits.passwordLengthMax >= 64, "NIST SP 800-63B: allow at least 64 characters")
+    }
+}
