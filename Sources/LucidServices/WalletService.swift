@@ -93,9 +93,8 @@ public struct WalletService: Sendable {
     /// Resolves a bearer token to a customer; missing, unknown, expired or revoked tokens are `unauthenticated`.
     public func authenticateCustomer(token: String) async throws -> Customer {
         guard token.hasPrefix(BearerToken.customerPrefix), token.utf8.count < 200,
-              let session = try await store.session(tokenHash: BearerToken.hash(token)),
-              session.revokedAt == nil, session.expiresAt > clock.now(),
-              let user = try await store.user(session.userID) else {
+              let (session, user) = try await store.signedIn(tokenHash: BearerToken.hash(token)),
+              session.revokedAt == nil, session.expiresAt > clock.now() else {
             throw LucidError(.unauthenticated)
         }
         return Customer(user: user, session: session)

@@ -25,7 +25,8 @@ public protocol WalletStore: Sendable {
     /// Finds a user by e-mail or phone.
     func user(login: String) async throws -> UserRecord?
     func createSession(_ session: SessionRecord) async throws
-    func session(tokenHash: [UInt8]) async throws -> SessionRecord?
+    /// The session for a token hash and its user, in one read (this is on every authenticated request).
+    func signedIn(tokenHash: [UInt8]) async throws -> (session: SessionRecord, user: UserRecord)?
     func revokeSession(_ id: SessionID, at: Timestamp) async throws
     func createOperator(_ record: OperatorRecord) async throws
     func operatorRecord(tokenHash: [UInt8]) async throws -> OperatorRecord?

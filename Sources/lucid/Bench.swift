@@ -155,7 +155,8 @@ struct LedgerBench: AsyncParsableCommand {
 struct HTTPBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "http",
                                                     abstract: "Load a server with transfers (starts one unless --url is given).")
-    @Option(help: "Base URL of a running server; without it a server is started on a temporary database.") var url: String?
+    @Option(help: "Base URL of a running server (repeat for several processes on one database; connections are spread over them). Without it a server is started on a temporary database.")
+    var url: [String] = []
     @Option(help: "Concurrent connections.") var connections = 64
     @Option(help: "Seconds of load.") var duration = 10
     @Option(help: "Customers to create.") var customers = 200
@@ -168,9 +169,9 @@ struct HTTPBench: AsyncParsableCommand {
         }
         var startedServer: LucidApplication?
         var serverTask: Task<Void, any Error>?
-        var baseURL = url ?? ""
+        var baseURLs = url
         let path = NSTemporaryDirectory() + "lucid-bench-http-\(ProcessInfo.processInfo.processIdentifier).sqlite"
-        if url == nil {
+        if url.isEmpty {
             var configuration = ServerConfiguration()
             configuration.port = 0
             configuration.store = .sqlite(path: path)
@@ -182,8 +183,8 @@ struct HTTPBench: AsyncParsableCommand {
             serverTask = Task { try await lucid.application.runService() }
             var iterator = ready.stream.makeAsyncIterator()
             guard let port = await iterator.next() else { throw ValidationError("server did not start") }
-            baseURL = "http://127.0.0.1:\(port)"
-            log("Started a server at \(baseURL) on \(path)")
+            baseURLs = ["http://127.0.0.1:\(port)"]
+            log("Started a server at \(baseURLs[0]) on \(path)")
         }
         defer {
             serverTask?.cancel()
@@ -195,7 +196,7 @@ struct HTTPBench: AsyncParsableCommand {
         httpConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(30))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         do {
-            try await load(client, baseURL: baseURL, server: startedServer)
+            try await load(client, baseURLs: baseURLs, server: startedServer)
         } catch {
             try? await client.shutdown()
             throw error
@@ -203,7 +204,8 @@ struct HTTPBench: AsyncParsableCommand {
         try await client.shutdown()
     }
 
-    private func load(_ client: HTTPClient, baseURL: String, server startedServer: LucidApplication?) async throws {
+    private func load(_ client: HTTPClient, baseURLs: [String], server startedServer: LucidApplication?) async throws {
+        let baseURL = baseURLs[0]
 
         log("Creating \(customers) customers and topping them up…")
         let run = UInt64(Date().timeIntervalSince1970 * 1000)
@@ -239,7 +241,8 @@ struct HTTPBench: AsyncParsableCommand {
                         if to >= from { to += 1 }
                         let start = ContinuousClock.now
                         do {
-                            let answer = try await call(client, "POST", baseURL + "/v1/transfers", token: snapshot[from].token,
+                            let target = baseURLs[connection % baseURLs.count]
+                            let answer = try await call(client, "POST", target + "/v1/transfers", token: snapshot[from].token,
                                                         key: "bench-\(run)-\(connection)-\(sequence)",
                                                         body: ["to": ["email": snapshot[to].email], "amount": Int(1 + rng.next() % 100),
                                                                "currency": "CNY"])

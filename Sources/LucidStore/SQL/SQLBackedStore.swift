@@ -112,7 +112,9 @@ public class SQLStore: WalletStore, @unchecked Sendable {
             .first.map(SQLStore.decodeUser)
     }
 
-    static var userColumns: String { "id, email, phone, password_hash, display_name, country, tier, status, frozen_reason, created_at" }
+    static let userColumnList = ["id", "email", "phone", "password_hash", "display_name", "country", "tier", "status",
+                                 "frozen_reason", "created_at"]
+    static var userColumns: String { userColumnList.joined(separator: ", ") }
 
     static func decodeUser(_ row: SQLRow) throws -> UserRecord {
         UserRecord(id: UserID(try row.text("id")), email: try row.optionalText("email"), phone: try row.optionalText("phone"),
@@ -130,15 +132,19 @@ public class SQLStore: WalletStore, @unchecked Sendable {
             session.expiresAt, session.revokedAt))
     }
 
-    public func session(tokenHash: [UInt8]) async throws -> SessionRecord? {
-        try await read(SQLStatement("""
-            SELECT id, user_id, token_hash, device_id, source_address, created_at, expires_at, revoked_at
-            FROM sessions WHERE token_hash = ?
+    public func signedIn(tokenHash: [UInt8]) async throws -> (session: SessionRecord, user: UserRecord)? {
+        let columns = SQLStore.userColumnList.map { "u." + $0 }
+        return try await read(SQLStatement("""
+            SELECT s.id AS session_id, s.user_id, s.token_hash, s.device_id, s.source_address, s.created_at AS session_created_at,
+                   s.expires_at, s.revoked_at, \(columns.joined(separator: ", "))
+            FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?
             """, tokenHash)).first.map { row in
-            SessionRecord(id: SessionID(try row.text("id")), userID: UserID(try row.text("user_id")),
-                          tokenHash: try row.blob("token_hash"), deviceID: try row.optionalText("device_id"),
-                          sourceAddress: try row.optionalText("source_address"), createdAt: try row.timestamp("created_at"),
-                          expiresAt: try row.timestamp("expires_at"), revokedAt: try row.optionalTimestamp("revoked_at"))
+            let session = SessionRecord(
+                id: SessionID(try row.text("session_id")), userID: UserID(try row.text("user_id")),
+                tokenHash: try row.blob("token_hash"), deviceID: try row.optionalText("device_id"),
+                sourceAddress: try row.optionalText("source_address"), createdAt: try row.timestamp("session_created_at"),
+                expiresAt: try row.timestamp("expires_at"), revokedAt: try row.optionalTimestamp("revoked_at"))
+            return (session, try SQLStore.decodeUser(row))
         }
     }
 
