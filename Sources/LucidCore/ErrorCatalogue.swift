@@ -246,10 +246,17 @@ public enum ErrorCatalogue {
             }, { _ in [Localized("Check the merchant id shown by the merchant.", "请核对商户提供的商户编号。")] })
         case .accountFrozen:
             return e(403, Localized("Account frozen", "账户已冻结"), { p in
-                Localized("This account is frozen (\(p.text("reason"))); money cannot leave it.",
-                          "该账户已冻结（\(p.text("reason"))），资金无法转出。")
-            }, { _ in [Localized("Incoming money still arrives. Contact support to unfreeze the account.",
-                                 "转入资金仍可到账。如需解冻请联系客服。")] })
+                let who = ActorWords.who(p.text("frozen_by"))
+                return Localized("This account was frozen by \(who.en) at \(p.text("frozen_at")) (\(p.text("reason"))); money cannot leave it.",
+                                 "该账户已于 \(p.text("frozen_at")) 被\(who.zh)冻结（\(p.text("reason"))），资金无法转出。")
+            }, { p in
+                if p.text("frozen_by") == "customer" {
+                    return [Localized("Incoming money still arrives. To unfreeze, sign in and call POST /v1/me/unfreeze with your password and a second factor.",
+                                      "转入资金仍可到账。如需解冻，请登录后通过 POST /v1/me/unfreeze 提交密码和二次验证。")]
+                }
+                return [Localized("Incoming money still arrives. Contact support to unfreeze the account.",
+                                  "转入资金仍可到账。如需解冻请联系客服。")]
+            })
         case .transactionNotFound:
             return e(404, Localized("Transaction not found", "交易不存在"), { _ in
                 Localized("No transaction with this id exists in your history.", "您的交易记录中没有该编号的交易。")
@@ -366,6 +373,10 @@ public enum ErrorCatalogue {
                           "本服务暂不支持国家或地区 \(p.text("country"))。")
             }, { _ in [Localized("If you think this is a mistake (for example you are travelling), contact support.",
                                  "如果您认为这是误判（例如您正在出行），请联系客服。")] })
+        case .sessionNotFound:
+            return e(404, Localized("Session not found", "会话不存在"), { _ in
+                Localized("None of your active sessions has this id.", "您的有效会话中没有该编号。")
+            }, { _ in [Localized("List your sessions with GET /v1/me/sessions.", "请通过 GET /v1/me/sessions 查看您的会话。")] })
         case .unfreezeCoolingOff:
             return e(409, Localized("Too soon to unfreeze", "暂时无法解冻"), { p in
                 Localized("The account was frozen recently; for your protection it can be unfrozen from \(p.text("available_at")).",

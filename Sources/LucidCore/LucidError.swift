@@ -89,6 +89,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable {
     case accountDormant = "account_dormant"
     case regionNotSupported = "region_not_supported"
     case unfreezeCoolingOff = "unfreeze_cooling_off"
+    case sessionNotFound = "session_not_found"
 }
 
 /// Languages Lucid answers in.

@@ -3,33 +3,49 @@
 /// Amounts are always stored as `Int64` minor units (fen, cents, yen); the
 /// exponent is only needed to show them to people. Unknown codes are refused at
 /// the edge with `unsupported_currency` rather than guessed.
+///
+/// A currency is one byte indexing a fixed table: `Money` and account states
+/// are copied millions of times a second on the ledger's hot path, and a
+/// trivially copyable currency costs no reference counting there.
 public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
-    /// ISO 4217 alphabetic code, upper case.
-    public let code: String
-    /// Digits after the decimal point in the major unit (CNY 2, JPY 0).
-    public let exponent: Int
-    /// Symbol used when formatting amounts for customers.
-    public let symbol: String
-
-    public init(code: String, exponent: Int, symbol: String) {
-        precondition((0...4).contains(exponent), "currency exponent out of range")
-        self.code = code
-        self.exponent = exponent
-        self.symbol = symbol
+    private struct Facts {
+        let code: String
+        let exponent: Int
+        let symbol: String
     }
 
-    public static let cny = Currency(code: "CNY", exponent: 2, symbol: "¥")
-    public static let usd = Currency(code: "USD", exponent: 2, symbol: "$")
-    public static let eur = Currency(code: "EUR", exponent: 2, symbol: "€")
-    public static let hkd = Currency(code: "HKD", exponent: 2, symbol: "HK$")
-    public static let jpy = Currency(code: "JPY", exponent: 0, symbol: "JP¥")
+    private static let table: [Facts] = [
+        Facts(code: "CNY", exponent: 2, symbol: "¥"),
+        Facts(code: "USD", exponent: 2, symbol: "$"),
+        Facts(code: "EUR", exponent: 2, symbol: "€"),
+        Facts(code: "HKD", exponent: 2, symbol: "HK$"),
+        Facts(code: "JPY", exponent: 0, symbol: "JP¥"),
+    ]
+
+    private let index: UInt8
+
+    private init(index: UInt8) { self.index = index }
+
+    /// ISO 4217 alphabetic code, upper case.
+    public var code: String { Self.table[Int(index)].code }
+    /// Digits after the decimal point in the major unit (CNY 2, JPY 0).
+    public var exponent: Int { Self.table[Int(index)].exponent }
+    /// Symbol used when formatting amounts for customers.
+    public var symbol: String { Self.table[Int(index)].symbol }
+
+    public static let cny = Currency(index: 0)
+    public static let usd = Currency(index: 1)
+    public static let eur = Currency(index: 2)
+    public static let hkd = Currency(index: 3)
+    public static let jpy = Currency(index: 4)
 
     /// Every currency Lucid accepts.
-    public static let supported: [Currency] = [.cny, .usd, .eur, .hkd, .jpy]
+    public static let supported: [Currency] = (0..<table.count).map { Currency(index: UInt8($0)) }
 
     /// Looks a currency up by its code (case-sensitive, as ISO 4217 writes it).
     public static func named(_ code: String) -> Currency? {
-        supported.first { $0.code == code }
+        guard let index = table.firstIndex(where: { $0.code == code }) else { return nil }
+        return Currency(index: UInt8(index))
     }
 
     public var description: String { code }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import LucidCore
@@ -13,8 +14,16 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// The embedded SQLite file (created with its folder on first start) or a PostgreSQL database.
     public var store: StoreLocation = .sqlite(path: "lucid-data/lucid.sqlite")
-    public var bcryptCost: UInt8 = BcryptPasswordHasher.productionCost
+    /// scrypt parameters for new password hashes; lower only in tests (`--insecure-fast-password-hashing`).
+    public var passwordHashing = ScryptPasswordHasher.Parameters.production
     public var wallet = WalletConfiguration()
+    public var identity = IdentityConfiguration()
+    /// Webhooks that receive every notification (the SMS / e-mail / push integration point).
+    public var webhooks: [WebhookEndpoint] = []
+    /// Where the key that seals TOTP secrets lives when `LUCID_SECRET_KEY` is not set.
+    public var secretKeyPath = "lucid-data/secret.key"
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    public var trustForwardedFor = false
     public var holdExpiryInterval: Duration = .seconds(30)
     public var logLevel: Logger.Level = .info
     public init() {}
@@ -24,6 +33,7 @@ public struct ServerConfiguration: Sendable {
 public struct LucidApplication: Sendable {
     public let application: Application<RouterResponder<LucidContext>>
     public let wallet: WalletService
+    public let identity: IdentityService
     public let store: SQLStore
     /// Every route as `METHOD /path` (`:id` for parameters), for the OpenAPI coverage test.
     public let routeTable: [String]
@@ -50,20 +60,29 @@ public func buildApplication(
     let ids = ids ?? UUIDv7Generator(clock: clock)
     let registry = LucidMetrics.registry
     let store = try await configuration.store.openForServing(ids: ids, clock: clock, logger: logger)
-    let wallet = WalletService(store: store, configuration: configuration.wallet, clock: clock, ids: ids,
-                               passwords: BcryptPasswordHasher(cost: configuration.bcryptCost), logger: logger)
+    store.setDeliveryEndpoints(configuration.webhooks.map(\.url))
+    let secrets = try SecretBox.load(environment: ProcessInfo.processInfo.environment, path: configuration.secretKeyPath)
+    // Loading the common-password list now makes a missing resource fail the start, not a customer's sign-up.
+    let passwordPolicy = PasswordPolicy()
+    let identity = IdentityService(store: store, configuration: configuration.identity, clock: clock, ids: ids,
+                                   passwords: ScryptPasswordHasher(parameters: configuration.passwordHashing), secrets: secrets,
+                                   passwordPolicy: passwordPolicy, logger: logger)
+    let wallet = WalletService(store: store, configuration: configuration.wallet, clock: clock, ids: ids, identity: identity,
+                               logger: logger)
+    let delivery = NotificationDeliveryService(store: store, endpoints: configuration.webhooks, sender: HTTPWebhookSender(),
+                                               secrets: secrets, clock: clock, logger: logger)
     let router = Router(context: LucidContext.self)
     // Metrics sit outside the problem middleware so they count the status the client really got.
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: ProblemMiddleware(ids: ids))
+    router.add(middleware: ProblemMiddleware(ids: ids, trustForwardedFor: configuration.trustForwardedFor))
     router.add(middleware: ClientVersionMiddleware(minimum: configuration.wallet.minimumClientVersion))
-    Routes(wallet: wallet, registry: registry).register(on: router)
+    Routes(wallet: wallet, identity: identity, registry: registry).register(on: router)
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "lucid"),
-        services: [store, HoldExpiryService(wallet: wallet, interval: configuration.holdExpiryInterval, logger: logger)],
+        services: [store, HoldExpiryService(wallet: wallet, interval: configuration.holdExpiryInterval, logger: logger), delivery],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
     let routeTable = router.routes.map { "\($0.method) \($0.path)" }
-    return LucidApplication(application: application, wallet: wallet, store: store, routeTable: routeTable)
+    return LucidApplication(application: application, wallet: wallet, identity: identity, store: store, routeTable: routeTable)
 }

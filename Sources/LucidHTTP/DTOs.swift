@@ -1,3 +1,4 @@
+import Foundation
 import LucidCore
 import LucidServices
 import LucidStore
@@ -13,12 +14,14 @@ struct RegisterBody: Decodable {
     var country: String
 }
 
-struct SessionBody: Decodable {
-    static let fields: Set<String> = ["login", "password", "device_id", "totp_code"]
+struct SessionBody: Decodable, CarriesSecondFactor {
+    static let fields: Set<String> = Set(["login", "password", "device_id"]).union(secondFactorFields)
     var login: String
     var password: String
     var deviceId: String?
     var totpCode: String?
+    var recoveryCode: String?
+    var verificationCode: String?
 }
 
 struct TopupBody: Decodable {
@@ -34,27 +37,36 @@ struct PayeeBody: Decodable {
     var userId: String?
 }
 
-struct TransferBody: Decodable {
-    static let fields: Set<String> = ["to", "amount", "currency", "memo"]
+struct TransferBody: Decodable, CarriesSecondFactor {
+    static let fields: Set<String> = Set(["to", "amount", "currency", "memo"]).union(secondFactorFields)
     var to: PayeeBody
     var amount: Int64
     var currency: Currency
     var memo: String?
+    var totpCode: String?
+    var recoveryCode: String?
+    var verificationCode: String?
 }
 
-struct PaymentBody: Decodable {
-    static let fields: Set<String> = ["merchant_id", "amount", "currency", "memo"]
+struct PaymentBody: Decodable, CarriesSecondFactor {
+    static let fields: Set<String> = Set(["merchant_id", "amount", "currency", "memo"]).union(secondFactorFields)
     var merchantId: String
     var amount: Int64
     var currency: Currency
     var memo: String?
+    var totpCode: String?
+    var recoveryCode: String?
+    var verificationCode: String?
 }
 
-struct WithdrawalBody: Decodable {
-    static let fields: Set<String> = ["amount", "currency", "bank_account_id"]
+struct WithdrawalBody: Decodable, CarriesSecondFactor {
+    static let fields: Set<String> = Set(["amount", "currency", "bank_account_id"]).union(secondFactorFields)
     var amount: Int64
     var currency: Currency
     var bankAccountId: String?
+    var totpCode: String?
+    var recoveryCode: String?
+    var verificationCode: String?
 }
 
 struct MerchantBody: Decodable {
@@ -93,7 +105,10 @@ struct UserDTO: Encodable {
 struct SessionDTO: Encodable {
     var token: String
     var userId: String
+    var sessionId: String
     var expiresAt: String
+    /// What the owner should know now (e.g. a lock their second factor just lifted).
+    var securityNotice: JSONObject?
 }
 
 struct WalletDTO: Encodable {
@@ -195,6 +210,233 @@ struct VerificationDTO: Encodable {
         mismatches = report.mismatches.map {
             MismatchDTO(kind: $0.kind.rawValue, accountId: $0.accountID?.rawValue, currency: $0.currency,
                         expected: $0.expected, actual: $0.actual, detail: $0.detail)
+        }
+    }
+}
+
+// MARK: Account protection (issue 4)
+
+/// The second factor any sensitive request may carry.
+protocol CarriesSecondFactor {
+    var totpCode: String? { get }
+    var recoveryCode: String? { get }
+    var verificationCode: String? { get }
+}
+
+extension CarriesSecondFactor {
+    var proof: SecondFactorProof {
+        SecondFactorProof(totpCode: totpCode, recoveryCode: recoveryCode, verificationCode: verificationCode)
+    }
+}
+
+/// Fields every body with a second factor accepts.
+let secondFactorFields: Set<String> = ["totp_code", "recovery_code", "verification_code"]
+
+struct PasswordChangeBody: Decodable, CarriesSecondFactor {
+    static let fields: Set<String> = Set(["current_password", "new_password"]).union(secondFactorFields)
+    var currentPassword: String
+    var newPassword: String
+    var totpCode: String?
+    var recoveryCode: String?
+    var verificationCode: String?
+}
+
+struct CodeBody: Decodable {
+    static let fields: Set<String> = ["code"]
+    var code: String
+}
+
+struct PasswordAndFactorBody: Decodable, CarriesSecondFactor {
+    static let fields: Set<String> = Set(["password"]).union(secondFactorFields)
+    var password: String
+    var totpCode: String?
+    var recoveryCode: String?
+    var verificationCode: String?
+}
+
+struct FreezeBody: Decodable {
+    static let fields: Set<String> = ["reason"]
+    var reason: String?
+}
+
+struct FreezeWithPasswordBody: Decodable {
+    static let fields: Set<String> = ["login", "password", "reason"]
+    var login: String
+    var password: String
+    var reason: String?
+}
+
+struct ResetRequestBody: Decodable {
+    static let fields: Set<String> = ["login"]
+    var login: String
+}
+
+struct ResetConfirmBody: Decodable {
+    static let fields: Set<String> = ["token", "new_password"]
+    var token: String
+    var newPassword: String
+}
+
+struct VerificationCodeBody: Decodable {
+    static let fields: Set<String> = ["purpose"]
+    var purpose: String
+}
+
+struct ReadUpToBody: Decodable {
+    static let fields: Set<String> = ["up_to"]
+    var upTo: String?
+}
+
+struct ReasonBody: Decodable {
+    static let fields: Set<String> = ["reason"]
+    var reason: String
+}
+
+struct TOTPEnrolmentDTO: Encodable {
+    var secret: String
+    var otpauthUri: String
+}
+
+struct RecoveryCodesDTO: Encodable {
+    var recoveryCodes: [String]
+}
+
+struct SessionInfoDTO: Encodable {
+    var id: String
+    var current: Bool
+    var deviceId: String?
+    var userAgent: String?
+    var ipAddress: String?
+    var country: String?
+    var firstSeenAt: String
+    var lastSeenAt: String?
+    var expiresAt: String
+
+    init(_ session: SessionRecord, current: SessionID) {
+        id = session.id.rawValue
+        self.current = session.id == current
+        deviceId = session.deviceID
+        userAgent = session.userAgent
+        ipAddress = session.sourceAddress
+        country = session.country
+        firstSeenAt = session.createdAt.rfc3339
+        lastSeenAt = session.lastSeenAt?.rfc3339
+        expiresAt = session.expiresAt.rfc3339
+    }
+}
+
+struct NotificationDTO: Encodable {
+    var id: String
+    var category: String
+    var type: String
+    var title: String
+    var body: String
+    var actions: [String]
+    var params: JSONObject
+    var createdAt: String
+    var readAt: String?
+
+    init(_ view: NotificationView) {
+        id = view.id
+        category = view.category
+        type = view.type
+        title = view.title
+        body = view.body
+        actions = view.actions
+        params = JSONObject(view.params)
+        createdAt = view.createdAt.rfc3339
+        readAt = view.readAt?.rfc3339
+    }
+}
+
+struct AuditDTO: Encodable {
+    var id: String
+    var at: String
+    var actor: String
+    var action: String
+    var userId: String?
+    var sourceAddress: String?
+    var details: JSONObject
+
+    init(_ entry: AuditEntry) {
+        id = entry.id
+        at = entry.at.rfc3339
+        actor = entry.actor
+        action = entry.action
+        userId = entry.targetUserID?.rawValue
+        sourceAddress = entry.sourceAddress
+        details = JSONObject(json: entry.details)
+    }
+}
+
+/// The owner's view of their account: status, who froze it and why, 2FA, lock, dormancy.
+struct AccountDTO: Encodable {
+    var user: UserDTO
+    var status: String
+    var frozenBy: String?
+    var frozenReason: String?
+    var frozenAt: String?
+    var unfreezeAvailableAt: String?
+    var twoFactorEnabled: Bool
+    var recoveryCodesLeft: Int
+    var lockedUntil: String?
+    var failedSignInAttempts: Int
+    var dormant: Bool
+    var lastActivityAt: String?
+
+    init(_ overview: IdentityService.SecurityOverview) {
+        user = UserDTO(overview.user)
+        status = overview.user.status.rawValue
+        frozenBy = overview.user.frozenBy
+        frozenReason = overview.user.frozenReason
+        frozenAt = overview.user.frozenAt?.rfc3339
+        unfreezeAvailableAt = overview.user.unfreezeAvailableAt?.rfc3339
+        twoFactorEnabled = overview.totpEnabled
+        recoveryCodesLeft = overview.recoveryCodesLeft
+        lockedUntil = overview.lockedUntil?.rfc3339
+        failedSignInAttempts = overview.failedAttempts
+        dormant = overview.dormant
+        lastActivityAt = overview.user.lastActivityAt?.rfc3339
+    }
+}
+
+struct StatusDTO: Encodable {
+    var status: String
+    var detail: String?
+}
+
+/// Values of a message or audit event, as a JSON object.
+struct JSONObject: Encodable {
+    private let values: [String: ErrorParam]
+
+    init(_ values: [String: ErrorParam]) { self.values = values }
+
+    init(json: String) {
+        var values: [String: ErrorParam] = [:]
+        if let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] {
+            for (key, value) in object {
+                if let number = value as? Int { values[key] = .int(Int64(number)) }
+                else if let text = value as? String { values[key] = .text(text) }
+            }
+        }
+        self.values = values
+    }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        for (key, value) in values {
+            // Keys are written as they are (not re-cased): they are data, not field names.
+            switch value {
+            case .int(let number): try container.encode(number, forKey: Key(stringValue: key))
+            case .text(let text): try container.encode(text, forKey: Key(stringValue: key))
+            }
         }
     }
 }

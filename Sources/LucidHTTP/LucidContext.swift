@@ -14,6 +14,8 @@ public struct LucidContext: RequestContext {
     public var operatorIdentity: Operator?
     /// The peer's IP address (the edge proxy's when Lucid runs behind one).
     public let remoteAddress: String?
+    /// Source address, country and user agent as the edge reported them (set by `ProblemMiddleware`).
+    public var origin = RequestOrigin.unknown
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

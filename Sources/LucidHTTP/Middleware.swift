@@ -10,6 +10,7 @@ extension HTTPField.Name {
     static let clientVersion = Self("X-Client-Version")!
     static let requestID = Self("X-Request-ID")!
     static let geoCountry = Self("X-Geo-Country")!
+    static let forwardedFor = Self("X-Forwarded-For")!
 }
 
 /// Outermost middleware: gives every request an id and a language, and turns
@@ -18,11 +19,14 @@ extension HTTPField.Name {
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = LucidContext
     let ids: any IDGenerator
+    /// Whether `X-Forwarded-For` comes from a proxy of ours (otherwise a client could forge its address).
+    let trustForwardedFor: Bool
 
     func handle(_ request: Request, context: LucidContext, next: (Request, LucidContext) async throws -> Response) async throws -> Response {
         var context = context
         context.requestID = ids.next()
         context.language = Language.negotiate(request.headers[.acceptLanguage])
+        context.origin = origin(of: request, context)
         do {
             var response = try await next(request, context)
             response.headers[.requestID] = context.requestID
@@ -37,6 +41,21 @@ struct ProblemMiddleware: RouterMiddleware {
             }
             return Problem.response(lucidError, language: context.language, requestID: context.requestID)
         }
+    }
+
+    /// Where the request came from. `X-Geo-Country` is set by the operator's edge proxy, which
+    /// strips any a client sent (API.md); anything but two letters counts as unknown.
+    func origin(of request: Request, _ context: LucidContext) -> RequestOrigin {
+        var address = context.remoteAddress
+        if trustForwardedFor, let forwarded = request.headers[.forwardedFor]?.split(separator: ",").first {
+            address = String(forwarded.trimmingCharacters(in: .whitespaces).prefix(64))
+        }
+        let country = request.headers[.geoCountry].flatMap { value -> String? in
+            let upper = value.uppercased()
+            return upper.count == 2 && upper.allSatisfy({ $0.isASCII && $0.isLetter }) ? upper : nil
+        }
+        return RequestOrigin(sourceAddress: address, country: country,
+                             userAgent: request.headers[.userAgent].map { String($0.prefix(200)) })
     }
 
     static func lucidError(for error: any Error, request: Request) -> LucidError {
@@ -86,11 +105,13 @@ enum SemanticVersion {
 /// Signs the customer in from `Authorization: Bearer …`; routes behind it always have a customer.
 struct CustomerAuthMiddleware: RouterMiddleware {
     typealias Context = LucidContext
-    let wallet: WalletService
+    let identity: IdentityService
 
     func handle(_ request: Request, context: LucidContext, next: (Request, LucidContext) async throws -> Response) async throws -> Response {
         var context = context
-        context.customer = try await wallet.authenticateCustomer(token: try bearerToken(request))
+        context.customer = try await identity.authenticateCustomer(token: try bearerToken(request))
+        // Region policy applies to every signed-in action, not only to sign-in.
+        try identity.configuration.policy.requireServed(country: context.origin.country)
         return try await next(request, context)
     }
 }
@@ -98,11 +119,11 @@ struct CustomerAuthMiddleware: RouterMiddleware {
 /// Signs an operator in from `Authorization: Bearer lop_…`.
 struct OperatorAuthMiddleware: RouterMiddleware {
     typealias Context = LucidContext
-    let wallet: WalletService
+    let identity: IdentityService
 
     func handle(_ request: Request, context: LucidContext, next: (Request, LucidContext) async throws -> Response) async throws -> Response {
         var context = context
-        context.operatorIdentity = try await wallet.authenticateOperator(token: try bearerToken(request))
+        context.operatorIdentity = try await identity.authenticateOperator(token: try bearerToken(request))
         return try await next(request, context)
     }
 }

@@ -70,8 +70,8 @@ enum OpenAPIDocument {
     /// ones every route shares (bad JSON, client outdated, unavailable, internal).
     static func op(
         _ summary: String, _ tag: String, _ security: Security, idempotent: Bool = false, body: String? = nil,
-        query: [[String: Any]] = [], pathID: Bool = false, success: (status: Int, schema: String?, description: String),
-        also: [Int: String] = [:], errors: [ErrorCode] = []
+        optionalBody: Bool = false, query: [[String: Any]] = [], pathID: Bool = false,
+        success: (status: Int, schema: String?, description: String), also: [Int: String] = [:], errors: [ErrorCode] = []
     ) -> [String: Any] {
         var parameters: [[String: Any]] = [["$ref": "#/components/parameters/AcceptLanguage"],
                                            ["$ref": "#/components/parameters/ClientVersion"]]
@@ -113,7 +113,7 @@ enum OpenAPIDocument {
         case .operator: operation["security"] = [["operator": [String]()]]
         }
         if let body {
-            operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": ref(body)]]]
+            operation["requestBody"] = ["required": !optionalBody, "content": ["application/json": ["schema": ref(body)]]]
         }
         return operation
     }
@@ -126,17 +126,20 @@ enum OpenAPIDocument {
              "description": "next_cursor of the previous page"],
         ]
         let moneyErrors: [ErrorCode] = [.invalidAmount, .unsupportedCurrency, .amountOverflow, .stringTooLong,
-                                         .insufficientFunds, .perTransferLimitExceeded, .dailyLimitExceeded, .accountFrozen]
+                                         .insufficientFunds, .perTransferLimitExceeded, .dailyLimitExceeded, .accountFrozen,
+                                         .accountDormant, .secondFactorRequired, .secondFactorInvalid, .rateLimited,
+                                         .regionNotSupported]
         return [
             "/healthz": ["get": op("Liveness", "service", .none, success: (200, "Health", "The process is up"))],
             "/metrics": ["get": op("Prometheus metrics (text format)", "service", .none, success: (200, nil, "Prometheus text exposition"))],
             "/openapi.json": ["get": op("This document", "service", .none, success: (200, nil, "OpenAPI 3.1 document"))],
             "/v1/users": ["post": op("Register a customer", "identity", .none, body: "RegisterRequest",
                                      success: (201, "User", "Registered"),
-                                     errors: [.loginAlreadyRegistered, .passwordTooWeak, .stringTooLong])],
+                                     errors: [.loginAlreadyRegistered, .passwordTooWeak, .stringTooLong, .regionNotSupported])],
             "/v1/sessions": ["post": op("Log in", "identity", .none, body: "SessionRequest",
                                         success: (201, "Session", "A bearer token for the customer routes"),
-                                        errors: [.invalidCredentials, .stringTooLong])],
+                                        errors: [.invalidCredentials, .stringTooLong, .secondFactorRequired, .secondFactorInvalid,
+                                                 .rateLimited, .regionNotSupported])],
             "/v1/sessions/current": ["delete": op("Log out (revoke this token)", "identity", .customer,
                                                   success: (204, nil, "Logged out"))],
             "/v1/wallets": ["get": op("Own wallets with posted, pending and available balances", "money", .customer,
@@ -174,6 +177,73 @@ enum OpenAPIDocument {
             "/v1/ops/transactions/{id}/post": ["post": op("Settle a pending transaction (admin)", "operations", .operator,
                                                           pathID: true, success: (200, "Transaction", "Posted"),
                                                           errors: [.transactionNotFound, .transferAlreadyPosted, .transferAlreadyVoided, .transferExpired])],
+            "/v1/password-resets": ["post": op("Ask for a password reset link (sent through the outbox; same answer for unknown logins)",
+                                               "identity", .none, body: "ResetRequest", success: (202, "Status", "Accepted"),
+                                               errors: [.rateLimited, .stringTooLong])],
+            "/v1/password-resets/confirm": ["post": op("Set a new password with a reset token (single-use, short-lived)", "identity",
+                                                       .none, body: "ResetConfirm", success: (204, nil, "Password reset; every session ended"),
+                                                       errors: [.resetTokenInvalid, .passwordTooWeak])],
+            "/v1/freeze": ["post": op("Freeze an account with the password alone (stolen phone, 挂失)", "identity", .none,
+                                      body: "FreezeWithPassword", success: (200, "Status", "Frozen; every session ended"),
+                                      errors: [.invalidCredentials, .rateLimited, .stringTooLong])],
+            "/v1/me": ["get": op("Own account: status, who froze it and why, 2FA, lock, dormancy", "identity", .customer,
+                                 success: (200, "Account", "The account"))],
+            "/v1/me/password": ["post": op("Change the password (second factor when 2FA is on); other sessions end", "identity",
+                                           .customer, body: "PasswordChange", success: (204, nil, "Changed"),
+                                           errors: [.invalidCredentials, .passwordTooWeak, .secondFactorRequired, .secondFactorInvalid,
+                                                    .rateLimited])],
+            "/v1/me/totp": ["post": op("Start two-factor enrolment", "identity", .customer,
+                                       success: (201, "TOTPEnrolment", "Secret and otpauth:// URI"), errors: [.totpAlreadyEnabled])],
+            "/v1/me/totp/confirm": ["post": op("Confirm enrolment with a code; returns 10 single-use recovery codes", "identity",
+                                               .customer, body: "Code", success: (200, "RecoveryCodes", "Recovery codes, shown once"),
+                                               errors: [.secondFactorInvalid, .totpAlreadyEnabled, .totpNotEnabled, .rateLimited])],
+            "/v1/me/totp/disable": ["post": op("Switch two-factor off (password and a code)", "identity", .customer,
+                                               body: "PasswordAndFactor", success: (204, nil, "Off"),
+                                               errors: [.invalidCredentials, .secondFactorRequired, .secondFactorInvalid,
+                                                        .totpNotEnabled, .rateLimited])],
+            "/v1/me/sessions": ["get": op("Own sessions with device, first/last seen, IP and country", "identity", .customer,
+                                          success: (200, "SessionList", "Live sessions"))],
+            "/v1/me/sessions/{id}": ["delete": op("Revoke one of own sessions", "identity", .customer, pathID: true,
+                                                  success: (204, nil, "Revoked"), errors: [.sessionNotFound])],
+            "/v1/me/sessions/revoke-others": ["post": op("Sign out every other session", "identity", .customer,
+                                                         success: (200, "Count", "How many were revoked"))],
+            "/v1/me/freeze": ["post": op("Freeze own account now (挂失): outgoing money refused, every session ended", "identity",
+                                         .customer, body: "Freeze", optionalBody: true, success: (200, "Status", "Frozen"),
+                                         errors: [.stringTooLong])],
+            "/v1/me/unfreeze": ["post": op("Unfreeze a self-frozen account (password and second factor, after a cooling-off)",
+                                           "identity", .customer, body: "PasswordAndFactor", success: (200, "Status", "Active again"),
+                                           errors: [.invalidCredentials, .secondFactorRequired, .secondFactorInvalid,
+                                                    .unfreezeCoolingOff, .accountFrozen, .rateLimited])],
+            "/v1/me/verification-codes": ["post": op("Send a one-time code through the outbox (for customers without 2FA)",
+                                                     "identity", .customer, body: "VerificationCodeRequest",
+                                                     success: (202, "Status", "Sent"), errors: [.rateLimited])],
+            "/v1/me/reactivate": ["post": op("Re-verify a dormant account (password and second factor)", "identity", .customer,
+                                             body: "PasswordAndFactor", success: (200, "Status", "Active again"),
+                                             errors: [.invalidCredentials, .secondFactorRequired, .secondFactorInvalid, .rateLimited])],
+            "/v1/me/audit": ["get": op("Own security events, newest first", "identity", .customer, query: pageQuery,
+                                       success: (200, "AuditPage", "A page of events"), errors: [.invalidCursor, .invalidField])],
+            "/v1/notifications": ["get": op("Own notifications, newest first, in the requested language", "identity", .customer,
+                                            query: pageQuery, success: (200, "NotificationPage", "A page of notifications"),
+                                            errors: [.invalidCursor, .invalidField])],
+            "/v1/notifications/read": ["post": op("Mark notifications read (all, or up to an id)", "identity", .customer,
+                                                  body: "ReadUpTo", optionalBody: true, success: (200, "Count", "How many"))],
+            "/v1/ops/users/{id}": ["get": op("A customer's account and protection state (admin, support, risk, auditor)",
+                                             "operations", .operator, pathID: true, success: (200, "Account", "The account"),
+                                             errors: [.userNotFound])],
+            "/v1/ops/users/{id}/freeze": ["post": op("Freeze an account with a reason (admin, support, risk)", "operations",
+                                                     .operator, body: "Reason", pathID: true, success: (200, "Status", "Frozen"),
+                                                     errors: [.userNotFound, .stringTooLong])],
+            "/v1/ops/users/{id}/unfreeze": ["post": op("Unfreeze an account with a reason (admin, risk)", "operations", .operator,
+                                                       body: "Reason", pathID: true, success: (200, "Status", "Active"),
+                                                       errors: [.userNotFound, .stringTooLong])],
+            "/v1/ops/users/{id}/unlock": ["post": op("Lift a sign-in lock with a reason (admin, support)", "operations", .operator,
+                                                     body: "Reason", pathID: true, success: (200, "Status", "Unlocked"),
+                                                     errors: [.userNotFound, .stringTooLong])],
+            "/v1/ops/audit": ["get": op("The audit log, optionally for one user (?user_id=)", "operations", .operator,
+                                        query: pageQuery + [["name": "user_id", "in": "query", "required": false,
+                                                             "schema": ["type": "string", "format": "uuid"]]],
+                                        success: (200, "AuditPage", "A page of events"),
+                                        errors: [.invalidCursor, .invalidField, .userNotFound])],
             "/v1/ops/transactions/{id}/void": ["post": op("Cancel a pending transaction (admin)", "operations", .operator,
                                                           pathID: true, success: (200, "Transaction", "Voided"),
                                                           errors: [.transactionNotFound, .transferAlreadyPosted, .transferAlreadyVoided, .transferExpired])],
@@ -191,6 +261,10 @@ enum OpenAPIDocument {
         let time: [String: Any] = ["type": "string", "format": "date-time"]
         let nullableTime: [String: Any] = ["type": ["string", "null"], "format": "date-time"]
         let nullableString: [String: Any] = ["type": ["string", "null"]]
+        let factor: [String: Any] = [
+            "totp_code": ["type": "string", "description": "Second factor for a step-up (2FA on)"],
+            "recovery_code": ["type": "string"], "verification_code": ["type": "string"],
+        ]
         func object(_ properties: [String: Any], required: [String], closed: Bool = true) -> [String: Any] {
             var schema: [String: Any] = ["type": "object", "properties": properties, "required": required]
             if closed { schema["additionalProperties"] = false }
@@ -219,14 +293,14 @@ enum OpenAPIDocument {
                 "display_name": ["type": "string"], "country": ["type": "string"], "tier": ["type": "integer"],
                 "status": ["type": "string", "enum": ["active", "frozen", "closed"]], "created_at": time,
             ], required: ["id", "display_name", "country", "tier", "status", "created_at"], closed: false),
-            "SessionRequest": object([
+            "SessionRequest": ["allOf": [ref("SecondFactor"), object([
                 "login": ["type": "string", "description": "E-mail or phone", "maxLength": InputLimits.emailLengthMax],
                 "password": ["type": "string", "maxLength": InputLimits.passwordLengthMax],
                 "device_id": ["type": "string", "maxLength": InputLimits.deviceIDLengthMax],
-                "totp_code": ["type": "string"],
-            ], required: ["login", "password"]),
-            "Session": object(["token": ["type": "string"], "user_id": ["type": "string"], "expires_at": time],
-                              required: ["token", "user_id", "expires_at"], closed: false),
+            ], required: ["login", "password"], closed: false)]],
+            "Session": object(["token": ["type": "string"], "user_id": ["type": "string"], "session_id": ["type": "string"],
+                               "expires_at": time, "security_notice": ["type": ["object", "null"]]],
+                              required: ["token", "user_id", "session_id", "expires_at"], closed: false),
             "Wallet": object([
                 "currency": currency, "posted": ["type": "integer"], "pending_out": ["type": "integer"],
                 "pending_in": ["type": "integer"],
@@ -240,13 +314,13 @@ enum OpenAPIDocument {
             "TransferRequest": object([
                 "to": ref("Payee"), "amount": money, "currency": currency,
                 "memo": ["type": "string", "maxLength": InputLimits.memoLengthMax],
-            ], required: ["to", "amount", "currency"]),
+            ].merging(factor) { $1 }, required: ["to", "amount", "currency"]),
             "PaymentRequest": object([
                 "merchant_id": ["type": "string", "format": "uuid"], "amount": money, "currency": currency,
                 "memo": ["type": "string", "maxLength": InputLimits.memoLengthMax],
-            ], required: ["merchant_id", "amount", "currency"]),
-            "WithdrawalRequest": object(["amount": money, "currency": currency, "bank_account_id": ["type": "string"]],
-                                        required: ["amount", "currency"]),
+            ].merging(factor) { $1 }, required: ["merchant_id", "amount", "currency"]),
+            "WithdrawalRequest": object(["amount": money, "currency": currency, "bank_account_id": ["type": "string"]]
+                                            .merging(factor) { $1 }, required: ["amount", "currency"]),
             "Counterparty": object([
                 "type": ["type": "string", "enum": ["customer", "merchant", "bank", "operator"]],
                 "name": ["type": "string", "description": "Masked for people"], "login": nullableString,
@@ -274,6 +348,59 @@ enum OpenAPIDocument {
                                 "created_at": time], required: ["id", "name", "country", "created_at"], closed: false),
             "ReverseRequest": object(["reason": ["type": "string", "minLength": 1, "maxLength": InputLimits.memoLengthMax]],
                                      required: ["reason"]),
+            "SecondFactor": object([
+                "totp_code": ["type": "string", "pattern": "^[0-9]{6}$"], "recovery_code": ["type": "string", "maxLength": 64],
+                "verification_code": ["type": "string", "pattern": "^[0-9]{6}$"],
+            ], required: []),
+            "ResetRequest": object(["login": ["type": "string", "maxLength": InputLimits.emailLengthMax]], required: ["login"]),
+            "ResetConfirm": object(["token": ["type": "string", "maxLength": 128], "new_password": ["type": "string"]],
+                                   required: ["token", "new_password"]),
+            "FreezeWithPassword": object(["login": ["type": "string"], "password": ["type": "string"],
+                                          "reason": ["type": "string", "maxLength": InputLimits.memoLengthMax]],
+                                         required: ["login", "password"]),
+            "Freeze": object(["reason": ["type": "string", "maxLength": InputLimits.memoLengthMax]], required: []),
+            "Reason": object(["reason": ["type": "string", "minLength": 1, "maxLength": InputLimits.memoLengthMax]], required: ["reason"]),
+            "PasswordChange": ["allOf": [ref("SecondFactor"), object([
+                "current_password": ["type": "string"], "new_password": ["type": "string"],
+            ], required: ["current_password", "new_password"], closed: false)]],
+            "PasswordAndFactor": ["allOf": [ref("SecondFactor"), object(["password": ["type": "string"]], required: ["password"],
+                                                                        closed: false)]],
+            "Code": object(["code": ["type": "string", "pattern": "^[0-9]{6}$"]], required: ["code"]),
+            "VerificationCodeRequest": object(["purpose": ["type": "string", "enum": ["unfreeze", "reactivate", "step_up"]]],
+                                              required: ["purpose"]),
+            "ReadUpTo": object(["up_to": ["type": "string"]], required: []),
+            "Status": object(["status": ["type": "string"], "detail": nullableString], required: ["status"], closed: false),
+            "Count": ["type": "object", "additionalProperties": ["type": "integer"]],
+            "TOTPEnrolment": object(["secret": ["type": "string"], "otpauth_uri": ["type": "string"]], required: ["secret", "otpauth_uri"]),
+            "RecoveryCodes": object(["recovery_codes": ["type": "array", "items": ["type": "string"], "minItems": 10, "maxItems": 10]],
+                                    required: ["recovery_codes"]),
+            "SessionInfo": object([
+                "id": ["type": "string"], "current": ["type": "boolean"], "device_id": nullableString, "user_agent": nullableString,
+                "ip_address": nullableString, "country": nullableString, "first_seen_at": time, "last_seen_at": nullableTime,
+                "expires_at": time,
+            ], required: ["id", "current", "first_seen_at", "expires_at"], closed: false),
+            "SessionList": object(["items": ["type": "array", "items": ref("SessionInfo")]], required: ["items"], closed: false),
+            "Account": object([
+                "user": ref("User"), "status": ["type": "string", "enum": ["active", "frozen", "closed"]],
+                "frozen_by": nullableString, "frozen_reason": nullableString, "frozen_at": nullableTime,
+                "unfreeze_available_at": nullableTime, "two_factor_enabled": ["type": "boolean"],
+                "recovery_codes_left": ["type": "integer"], "locked_until": nullableTime,
+                "failed_sign_in_attempts": ["type": "integer"], "dormant": ["type": "boolean"], "last_activity_at": nullableTime,
+            ], required: ["user", "status", "two_factor_enabled", "dormant"], closed: false),
+            "Notification": object([
+                "id": ["type": "string"], "category": ["type": "string", "enum": ["security", "transaction", "support"]],
+                "type": ["type": "string", "enum": NotificationKind.allCases.map(\.rawValue)], "title": ["type": "string"],
+                "body": ["type": "string"], "actions": ["type": "array", "items": ["type": "string"]],
+                "params": ["type": "object"], "created_at": time, "read_at": nullableTime,
+            ], required: ["id", "category", "type", "title", "body", "actions", "created_at"], closed: false),
+            "NotificationPage": object(["items": ["type": "array", "items": ref("Notification")], "next_cursor": nullableString],
+                                       required: ["items", "next_cursor"], closed: false),
+            "AuditEntry": object([
+                "id": ["type": "string"], "at": time, "actor": ["type": "string"], "action": ["type": "string"],
+                "user_id": nullableString, "source_address": nullableString, "details": ["type": "object"],
+            ], required: ["id", "at", "actor", "action", "details"], closed: false),
+            "AuditPage": object(["items": ["type": "array", "items": ref("AuditEntry")], "next_cursor": nullableString],
+                                required: ["items", "next_cursor"], closed: false),
             "Verification": object([
                 "ok": ["type": "boolean"], "accounts_checked": ["type": "integer"], "transfers_checked": ["type": "integer"],
                 "mismatches": ["type": "array", "items": object([

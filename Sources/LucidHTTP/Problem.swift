@@ -36,6 +36,9 @@ enum Problem {
         headers[.contentLanguage] = language.rawValue
         headers[.requestID] = requestID
         if error.code == .serviceOverloaded || error.code == .storageUnavailable { headers[.retryAfter] = "1" }
+        if error.code == .rateLimited, case .int(let seconds)? = error.params["retry_after_seconds"] {
+            headers[.retryAfter] = String(max(1, seconds))
+        }
         return Response(status: HTTPResponse.Status(code: error.status), headers: headers,
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
@@ -83,6 +86,20 @@ enum JSONBody {
         } catch let error as DecodingError {
             throw map(error)
         }
+    }
+
+    /// Like `decode`, for routes whose body is optional: no body (or `{}`-less empty) is nil.
+    static func decodeOptional<T: Decodable>(_ type: T.Type, from request: Request, allowedFields: Set<String>) async throws -> T? {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: InputLimits.requestBodyBytesMax)
+        } catch {
+            throw LucidError(.bodyTooLarge, ["limit_bytes": .int(Int64(InputLimits.requestBodyBytesMax))])
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        request.body = .init(buffer: buffer)
+        return try await decode(type, from: request, allowedFields: allowedFields)
     }
 
     private static func checkFields(_ fields: [String: Any], allowed: Set<String>, prefix: String) throws(LucidError) {

@@ -7,6 +7,7 @@ import Prometheus
 /// Thin handlers: decode, call one service entry point, encode.
 struct Routes {
     let wallet: WalletService
+    let identity: IdentityService
     let registry: PrometheusCollectorRegistry
 
     func register(on router: Router<LucidContext>) {
@@ -25,8 +26,11 @@ struct Routes {
         let v1 = router.group("v1")
         v1.post("users", use: register)
         v1.post("sessions", use: logIn)
+        v1.post("password-resets", use: requestPasswordReset)
+        v1.post("password-resets/confirm", use: confirmPasswordReset)
+        v1.post("freeze", use: freezeWithPassword)
 
-        let customer = v1.group().add(middleware: CustomerAuthMiddleware(wallet: wallet))
+        let customer = v1.group().add(middleware: CustomerAuthMiddleware(identity: identity))
         customer.delete("sessions/current", use: logOut)
         customer.get("wallets", use: wallets)
         customer.post("topups", use: topUp)
@@ -35,35 +39,57 @@ struct Routes {
         customer.post("withdrawals", use: withdraw)
         customer.get("transactions", use: transactions)
         customer.get("transactions/:id", use: transaction)
+        customer.get("me", use: me)
+        customer.post("me/password", use: changePassword)
+        customer.post("me/totp", use: startTOTP)
+        customer.post("me/totp/confirm", use: confirmTOTP)
+        customer.post("me/totp/disable", use: disableTOTP)
+        customer.get("me/sessions", use: listSessions)
+        customer.delete("me/sessions/:id", use: revokeSession)
+        customer.post("me/sessions/revoke-others", use: revokeOtherSessions)
+        customer.post("me/freeze", use: freeze)
+        customer.post("me/unfreeze", use: unfreeze)
+        customer.post("me/verification-codes", use: sendVerificationCode)
+        customer.post("me/reactivate", use: reactivate)
+        customer.get("me/audit", use: ownAudit)
+        customer.get("notifications", use: notifications)
+        customer.post("notifications/read", use: markNotificationsRead)
 
-        let ops = v1.group("ops").add(middleware: OperatorAuthMiddleware(wallet: wallet))
+        let ops = v1.group("ops").add(middleware: OperatorAuthMiddleware(identity: identity))
         ops.get("ledger/verify", use: verify)
         ops.post("merchants", use: createMerchant)
         ops.get("transactions/:id", use: operatorTransaction)
         ops.post("transactions/:id/reverse", use: reverse)
         ops.post("transactions/:id/post") { request, context in try await resolve(request, context, .post) }
         ops.post("transactions/:id/void") { request, context in try await resolve(request, context, .void) }
+        ops.get("users/:id", use: operatorUser)
+        ops.post("users/:id/freeze", use: operatorFreeze)
+        ops.post("users/:id/unfreeze", use: operatorUnfreeze)
+        ops.post("users/:id/unlock", use: operatorUnlock)
+        ops.get("audit", use: operatorAudit)
     }
 
     // MARK: Identity
 
     @Sendable func register(_ request: Request, context: LucidContext) async throws -> Response {
         let body = try await JSONBody.decode(RegisterBody.self, from: request, allowedFields: RegisterBody.fields)
-        let user = try await wallet.register(.init(email: body.email, phone: body.phone, password: body.password,
-                                                   displayName: body.displayName, country: body.country))
+        let user = try await identity.register(.init(email: body.email, phone: body.phone, password: body.password,
+                                                     displayName: body.displayName, country: body.country), origin: context.origin)
         return try JSONResponse.make(UserDTO(user), status: .created)
     }
 
     @Sendable func logIn(_ request: Request, context: LucidContext) async throws -> Response {
         let body = try await JSONBody.decode(SessionBody.self, from: request, allowedFields: SessionBody.fields)
-        let session = try await wallet.logIn(login: body.login, password: body.password, deviceID: body.deviceId,
-                                             sourceAddress: context.remoteAddress)
+        let session = try await identity.logIn(.init(login: body.login, password: body.password, deviceID: body.deviceId,
+                                                     secondFactor: body.proof), origin: context.origin)
         return try JSONResponse.make(SessionDTO(token: session.token, userId: session.userID.rawValue,
-                                                expiresAt: session.expiresAt.rfc3339), status: .created)
+                                                sessionId: session.sessionID.rawValue, expiresAt: session.expiresAt.rfc3339,
+                                                securityNotice: session.notices.isEmpty ? nil : JSONObject(session.notices)),
+                                     status: .created)
     }
 
     @Sendable func logOut(_ request: Request, context: LucidContext) async throws -> Response {
-        try await wallet.logOut(try context.requireCustomer())
+        try await identity.logOut(try context.requireCustomer(), origin: context.origin)
         return Response(status: .noContent)
     }
 
@@ -100,7 +126,7 @@ struct Routes {
         default: throw LucidError.invalidField("to", "give exactly one of phone, email or user_id")
         }
         let (view, status) = try await wallet.transfer(customer, to: payee, amount: body.amount, currency: body.currency,
-                                                       memo: body.memo, idempotencyKey: key)
+                                                       memo: body.memo, idempotencyKey: key, proof: body.proof)
         return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
     }
 
@@ -110,7 +136,7 @@ struct Routes {
         let body = try await JSONBody.decode(PaymentBody.self, from: request, allowedFields: PaymentBody.fields)
         guard let merchant = MerchantID(parsing: body.merchantId) else { throw LucidError(.merchantNotFound) }
         let (view, status) = try await wallet.pay(customer, merchant: merchant, amount: body.amount, currency: body.currency,
-                                                  memo: body.memo, idempotencyKey: key)
+                                                  memo: body.memo, idempotencyKey: key, proof: body.proof)
         return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
     }
 
@@ -118,21 +144,15 @@ struct Routes {
         let customer = try context.requireCustomer()
         let key = try Validate.idempotencyKey(request.headers[.idempotencyKey])
         let body = try await JSONBody.decode(WithdrawalBody.self, from: request, allowedFields: WithdrawalBody.fields)
-        let (view, status) = try await wallet.withdraw(customer, amount: body.amount, currency: body.currency, idempotencyKey: key)
+        let (view, status) = try await wallet.withdraw(customer, amount: body.amount, currency: body.currency, idempotencyKey: key,
+                                                       proof: body.proof)
         return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
     }
 
     @Sendable func transactions(_ request: Request, context: LucidContext) async throws -> Response {
         let customer = try context.requireCustomer()
-        let limit: Int?
-        if let text = request.uri.queryParameters["limit"] {
-            guard let value = Int(text) else { throw LucidError.invalidField("limit", "must be an integer") }
-            limit = value
-        } else {
-            limit = nil
-        }
-        let cursor = request.uri.queryParameters["cursor"].map(String.init)
-        let page = try await wallet.transactions(of: customer, limit: limit, cursor: cursor)
+        let query = try PageQuery(request)
+        let page = try await wallet.transactions(of: customer, limit: query.limit, cursor: query.cursor)
         return try JSONResponse.make(PageDTO(items: page.items.map(TransactionDTO.init), nextCursor: page.nextCursor))
     }
 
@@ -178,5 +198,21 @@ struct Routes {
         let op = try context.requireOperator()
         guard let id = context.parameters.get("id").flatMap(TransferID.init(parsing:)) else { throw LucidError(.transactionNotFound) }
         return try JSONResponse.make(TransactionDTO(try await wallet.resolve(id, action, by: op)))
+    }
+}
+
+/// `?limit=` and `?cursor=` of a list route; the limit is checked by the service against `pageSizeMax`.
+struct PageQuery {
+    let limit: Int?
+    let cursor: String?
+
+    init(_ request: Request) throws(LucidError) {
+        if let text = request.uri.queryParameters["limit"] {
+            guard let value = Int(text) else { throw LucidError.invalidField("limit", "must be an integer") }
+            limit = value
+        } else {
+            limit = nil
+        }
+        cursor = request.uri.queryParameters["cursor"].map { String($0.prefix(100)) }
     }
 }

@@ -86,33 +86,9 @@ public struct WalletView: Sendable, Hashable {
     public var available: Int64
 }
 
-/// A signed-in customer: who they are and which session they use.
-public struct Customer: Sendable {
-    public let user: UserRecord
-    public let session: SessionRecord
-}
-
-/// A signed-in operator.
-public struct Operator: Sendable {
-    public let record: OperatorRecord
-
-    /// Throws `forbidden` unless the operator has one of `roles`.
-    public func require(_ roles: OperatorRole...) throws(LucidError) {
-        guard roles.contains(record.role) else {
-            throw LucidError(.forbidden, ["required_role": .text(roles.map(\.rawValue).joined(separator: " or "))])
-        }
-    }
-}
-
 /// Who a transfer goes to.
 public enum PayeeSelector: Sendable, Hashable {
     case phone(String)
     case email(String)
     case userID(UserID)
-}
-
-public struct NewSession: Sendable {
-    public let token: String
-    public let userID: UserID
-    public let expiresAt: Timestamp
 }

@@ -9,117 +9,23 @@ import Metrics
 /// Handlers in `LucidHTTP` and commands in `lucid` call these and nothing
 /// below them, so every operation behaves the same whichever edge starts it.
 public struct WalletService: Sendable {
-    public let store: any WalletStore
+    public let store: any IdentityStore
     public let configuration: WalletConfiguration
     public let clock: any WallClock
     public let ids: any IDGenerator
-    let passwords: any PasswordHasher
+    public let identity: IdentityService
+    let events: SecurityEvents
     let logger: Logger
-    /// A hash to compare against when the login is unknown, so that unknown
-    /// and known logins take the same time (no account enumeration by timing).
-    let decoyHash: String
 
-    public init(store: any WalletStore, configuration: WalletConfiguration, clock: any WallClock, ids: any IDGenerator,
-                passwords: any PasswordHasher, logger: Logger = Logger(label: "lucid.services")) {
+    public init(store: any IdentityStore, configuration: WalletConfiguration, clock: any WallClock, ids: any IDGenerator,
+                identity: IdentityService, logger: Logger = Logger(label: "lucid.services")) {
         self.store = store
         self.configuration = configuration
         self.clock = clock
         self.ids = ids
-        self.passwords = passwords
+        self.identity = identity
+        self.events = SecurityEvents(ids: ids, clock: clock)
         self.logger = logger
-        self.decoyHash = passwords.hash("decoy password that nobody has")
-    }
-
-    // MARK: Identity
-
-    public struct Registration: Sendable {
-        public var email: String?
-        public var phone: String?
-        public var password: String
-        public var displayName: String
-        public var country: String
-        public init(email: String?, phone: String?, password: String, displayName: String, country: String) {
-            self.email = email
-            self.phone = phone
-            self.password = password
-            self.displayName = displayName
-            self.country = country
-        }
-    }
-
-    public func register(_ registration: Registration) async throws -> UserRecord {
-        guard registration.email != nil || registration.phone != nil else {
-            throw LucidError.invalidField("email", "give an e-mail address or a phone number")
-        }
-        let email = try registration.email.map { value throws(LucidError) in try Validate.email(value) }
-        let phone = try registration.phone.map { value throws(LucidError) in try Validate.phone(value) }
-        let name = try Validate.text(registration.displayName, field: "display_name", max: InputLimits.displayNameLengthMax)
-        let country = try Validate.country(registration.country)
-        let password = try Validate.password(registration.password)
-        let user = UserRecord(id: ids.make(), email: email, phone: phone, passwordHash: passwords.hash(password),
-                              displayName: name, country: country, tier: configuration.newCustomerTier,
-                              createdAt: clock.now())
-        try await store.createUser(user)
-        logger.info("customer registered", metadata: ["user_id": "\(user.id)"])
-        return user
-    }
-
-    /// Checks the password and opens a session. Unknown login and wrong password
-    /// give the same error and take the same time.
-    public func logIn(login: String, password: String, deviceID: String?, sourceAddress: String?) async throws -> NewSession {
-        _ = try Validate.text(login, field: "login", max: InputLimits.emailLengthMax)
-        _ = try Validate.text(password, field: "password", max: InputLimits.passwordLengthMax, allowEmpty: true)
-        let deviceID = try deviceID.map { value throws(LucidError) in
-            try Validate.text(value, field: "device_id", max: InputLimits.deviceIDLengthMax)
-        }
-        let normalized = login.contains("@") ? login.lowercased() : login.filter { $0 != " " && $0 != "-" }
-        guard let user = try await store.user(login: normalized) else {
-            _ = passwords.verify(password, against: decoyHash)
-            throw LucidError(.invalidCredentials)
-        }
-        guard passwords.verify(password, against: user.passwordHash) else {
-            logger.notice("failed login", metadata: ["user_id": "\(user.id)"])
-            throw LucidError(.invalidCredentials)
-        }
-        let token = BearerToken.make(prefix: BearerToken.customerPrefix)
-        let now = clock.now()
-        let session = SessionRecord(id: ids.make(), userID: user.id, tokenHash: BearerToken.hash(token), deviceID: deviceID,
-                                    sourceAddress: sourceAddress, createdAt: now,
-                                    expiresAt: now.adding(seconds: configuration.sessionLifetimeSeconds))
-        try await store.createSession(session)
-        return NewSession(token: token, userID: user.id, expiresAt: session.expiresAt)
-    }
-
-    /// Resolves a bearer token to a customer; missing, unknown, expired or revoked tokens are `unauthenticated`.
-    public func authenticateCustomer(token: String) async throws -> Customer {
-        guard token.hasPrefix(BearerToken.customerPrefix), token.utf8.count < 200,
-              let (session, user) = try await store.signedIn(tokenHash: BearerToken.hash(token)),
-              session.revokedAt == nil, session.expiresAt > clock.now() else {
-            throw LucidError(.unauthenticated)
-        }
-        return Customer(user: user, session: session)
-    }
-
-    public func logOut(_ customer: Customer) async throws {
-        try await store.revokeSession(customer.session.id, at: clock.now())
-    }
-
-    public func authenticateOperator(token: String) async throws -> Operator {
-        guard token.hasPrefix(BearerToken.operatorPrefix), token.utf8.count < 200,
-              let record = try await store.operatorRecord(tokenHash: BearerToken.hash(token)), record.revokedAt == nil else {
-            throw LucidError(.unauthenticated)
-        }
-        return Operator(record: record)
-    }
-
-    /// Creates an operator and returns its token, which is shown once and stored only hashed.
-    public func createOperator(name: String, role: OperatorRole) async throws -> (OperatorRecord, String) {
-        let name = try Validate.text(name, field: "name", max: InputLimits.displayNameLengthMax)
-        let token = BearerToken.make(prefix: BearerToken.operatorPrefix)
-        let record = OperatorRecord(id: ids.make(), name: name, role: role, tokenHash: BearerToken.hash(token), createdAt: clock.now())
-        try await store.createOperator(record)
-        logger.notice("operator created", metadata: ["operator": "\(name)", "role": "\(role.rawValue)"])
-        return (record, token)
     }
 
     public func createMerchant(name: String, country: String) async throws -> MerchantRecord {
@@ -153,7 +59,7 @@ public struct WalletService: Sendable {
     }
 
     public func transfer(_ customer: Customer, to payee: PayeeSelector, amount: Int64, currency: Currency, memo: String?,
-                         idempotencyKey: String) async throws -> (TransactionView, Int) {
+                         idempotencyKey: String, proof: SecondFactorProof = .init()) async throws -> (TransactionView, Int) {
         let money = Money(try Validate.amount(amount), currency)
         let memo = try memo.map { value throws(LucidError) in try Validate.text(value, field: "memo", max: InputLimits.memoLengthMax, allowEmpty: true) }
         let payeeKey: String
@@ -163,14 +69,22 @@ public struct WalletService: Sendable {
         case .userID(let id): payeeKey = "user:" + id.rawValue
         }
         let claim = claim(customer, idempotencyKey, ["transfer", payeeKey, String(amount), currency.code, memo ?? ""])
-        try requireActive(customer)
+        try requireMayPay(customer)
         let recipient = try await findPayee(payee)
         guard recipient.id != customer.user.id else { throw LucidError(.selfTransferNotAllowed) }
+        if let replay = try await replayIfKnown(claim, customer) { return replay }
+        let newPayee = customer.user.totpEnabled ? !(try await store.hasPaid(customer.user.id, recipient.id)) : false
+        try await stepUpIfNeeded(customer, money, newPayee: newPayee, proof: proof)
         let fee = try configuration.fees.fee(.transfer, amount: money)
+        let from = Mask.name(customer.user.displayName), to = Mask.name(recipient.displayName)
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .transfer,
                                 debit: .customer(customer.user.id, currency), credit: .customer(recipient.id, currency),
                                 amount: money, fee: fee, memo: memo, initiator: "user:\(customer.user.id)",
-                                limit: LimitCheck(policy: configuration.limits, tier: customer.user.tier), idempotency: claim)
+                                limit: LimitCheck(policy: configuration.limits, tier: customer.user.tier), idempotency: claim,
+                                effects: SideEffects(notifications: [
+                                    events.notify(.moneySent, customer.user.id, moneyParams(money, to)),
+                                    events.notify(.moneyReceived, recipient.id, moneyParams(money, from)),
+                                ]))
         return try await execute(tx, for: customer) { _ in
             CounterpartyView(party: PartyRecord(accountID: AccountID(0), kind: .customer, ownerID: recipient.id.rawValue,
                                                 code: nil, displayName: recipient.displayName, email: recipient.email,
@@ -179,17 +93,21 @@ public struct WalletService: Sendable {
     }
 
     public func pay(_ customer: Customer, merchant merchantID: MerchantID, amount: Int64, currency: Currency, memo: String?,
-                    idempotencyKey: String) async throws -> (TransactionView, Int) {
+                    idempotencyKey: String, proof: SecondFactorProof = .init()) async throws -> (TransactionView, Int) {
         let money = Money(try Validate.amount(amount), currency)
         let memo = try memo.map { value throws(LucidError) in try Validate.text(value, field: "memo", max: InputLimits.memoLengthMax, allowEmpty: true) }
         let claim = claim(customer, idempotencyKey, ["payment", merchantID.rawValue, String(amount), currency.code, memo ?? ""])
-        try requireActive(customer)
+        try requireMayPay(customer)
         guard let merchant = try await store.merchant(merchantID) else { throw LucidError(.merchantNotFound) }
+        if let replay = try await replayIfKnown(claim, customer) { return replay }
+        try await stepUpIfNeeded(customer, money, newPayee: false, proof: proof)
         let fee = try configuration.fees.fee(.payment, amount: money)
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .payment,
                                 debit: .customer(customer.user.id, currency), credit: .merchant(merchant.id, currency),
                                 amount: money, fee: fee, memo: memo, initiator: "user:\(customer.user.id)",
-                                limit: LimitCheck(policy: configuration.limits, tier: customer.user.tier), idempotency: claim)
+                                limit: LimitCheck(policy: configuration.limits, tier: customer.user.tier), idempotency: claim,
+                                effects: SideEffects(notifications: [events.notify(.moneySent, customer.user.id,
+                                                                                   moneyParams(money, merchant.name))]))
         return try await execute(tx, for: customer) { _ in
             CounterpartyView(type: "merchant", name: merchant.name, login: nil, merchantID: merchant.id.rawValue)
         }
@@ -197,10 +115,13 @@ public struct WalletService: Sendable {
 
     /// Holds the amount and fee until the bank settles the withdrawal (posted
     /// by an operator or the gateway), or releases them when the hold expires.
-    public func withdraw(_ customer: Customer, amount: Int64, currency: Currency, idempotencyKey: String) async throws -> (TransactionView, Int) {
+    public func withdraw(_ customer: Customer, amount: Int64, currency: Currency, idempotencyKey: String,
+                         proof: SecondFactorProof = .init()) async throws -> (TransactionView, Int) {
         let money = Money(try Validate.amount(amount), currency)
         let claim = claim(customer, idempotencyKey, ["withdrawal", String(amount), currency.code])
-        try requireActive(customer)
+        try requireMayPay(customer)
+        if let replay = try await replayIfKnown(claim, customer) { return replay }
+        try await stepUpIfNeeded(customer, money, newPayee: false, proof: proof)
         let fee = try configuration.fees.fee(.withdrawal, amount: money)
         let now = clock.now()
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .withdrawal,
@@ -212,6 +133,27 @@ public struct WalletService: Sendable {
         return try await execute(tx, for: customer) { _ in
             CounterpartyView(type: "bank", name: "Sandbox Bank", login: nil, merchantID: nil)
         }
+    }
+
+    /// A retried request whose key already went through answers with the first result
+    /// before any step-up is asked for again (the second factor was proven the first time).
+    private func replayIfKnown(_ claim: IdempotencyClaim, _ customer: Customer) async throws -> (TransactionView, Int)? {
+        guard let record = try await store.idempotentResult(scope: claim.scope, key: claim.key) else { return nil }
+        guard record.requestHash == claim.requestHash else { throw LucidError(.idempotencyKeyReused) }
+        guard let transaction = try await store.transaction(record.transactionID) else { return nil }
+        return (TransactionView(transaction, reader: customer.user.id), record.statusCode)
+    }
+
+    /// Asks for a fresh second factor when the rules say so (2FA on, and a large amount or a new payee).
+    private func stepUpIfNeeded(_ customer: Customer, _ money: Money, newPayee: Bool, proof: SecondFactorProof) async throws {
+        guard let reason = identity.policy.stepUp(amount: money, newPayee: newPayee, twoFactorOn: customer.user.totpEnabled) else {
+            return
+        }
+        try await identity.stepUp(customer, reason: reason.rawValue, proof: proof)
+    }
+
+    private func moneyParams(_ money: Money, _ counterparty: String) -> [String: ErrorParam] {
+        ["amount": .int(money.minorUnits), "currency": .text(money.currency.code), "counterparty": .text(counterparty)]
     }
 
     /// Submits a new transaction and renders it; a replayed key re-reads the original.
@@ -231,6 +173,7 @@ public struct WalletService: Sendable {
         }
         let outgoing: Bool
         if case .customer(let id, _) = tx.debit, id == customer.user.id { outgoing = true } else { outgoing = false }
+        if outgoing { await noteActivity(customer) }
         let view = TransactionView(
             id: receipt.transactionID, kind: tx.kind, state: receipt.state, amount: tx.amount.minorUnits, fee: tx.fee,
             currency: tx.amount.currency, direction: outgoing ? "out" : "in", counterparty: counterparty(tx), memo: tx.memo,
@@ -239,14 +182,27 @@ public struct WalletService: Sendable {
         return (view, receipt.statusCode)
     }
 
+    /// Moving money out keeps an account from going dormant; written at most once a day per customer.
+    private func noteActivity(_ customer: Customer) async {
+        let now = clock.now()
+        if let last = customer.user.lastActivityAt, now < last.adding(seconds: 86_400) { return }
+        try? await store.recordActivity(customer.user.id, at: now)
+    }
+
     private func claim(_ customer: Customer, _ key: String, _ parts: [String]) -> IdempotencyClaim {
         IdempotencyClaim(scope: "user:\(customer.user.id)", key: key, requestHash: RequestFingerprint.make(parts))
     }
 
-    private func requireActive(_ customer: Customer) throws(LucidError) {
+    /// Outgoing money needs an active account, not dormant, used from a served region.
+    private func requireMayPay(_ customer: Customer) throws(LucidError) {
         if customer.user.status != .active {
-            throw LucidError(.accountFrozen, ["reason": .text(customer.user.frozenReason ?? customer.user.status.rawValue)])
+            throw LucidError(.accountFrozen, [
+                "reason": .text(customer.user.frozenReason ?? customer.user.status.rawValue),
+                "frozen_by": .text(IdentityService.describe(customer.user.frozenBy)),
+                "frozen_at": .text(customer.user.frozenAt?.rfc3339 ?? "?"),
+            ])
         }
+        try identity.requireNotDormant(customer.user)
     }
 
     private func findPayee(_ payee: PayeeSelector) async throws -> UserRecord {
@@ -296,13 +252,22 @@ public struct WalletService: Sendable {
         return TransactionView(record, reader: nil)
     }
 
-    /// Compensates a posted transaction and its fee; never edits the original.
+    /// Compensates a posted transaction and its fee; never edits the original. Both sides are told.
     public func reverse(_ id: TransferID, reason: String, by op: Operator, idempotencyKey: String) async throws -> TransactionView {
         try op.require(.admin)
         let reason = try Validate.text(reason, field: "reason", max: InputLimits.memoLengthMax)
         let claim = IdempotencyClaim(scope: "operator:\(op.record.id)", key: idempotencyKey,
                                      requestHash: RequestFingerprint.make(["reverse", id.rawValue, reason]))
-        let receipt = try await store.submit(.reverse(id, reason: reason, initiator: "operator:\(op.record.name)", idempotency: claim))
+        let original = try await operatorRecord(id)
+        var effects = SideEffects(audit: [events.audit("transaction_reversed", actor: "operator:\(op.record.name)",
+                                                       target: nil, ["transaction_id": .text(id.rawValue), "reason": .text(reason)])])
+        for owner in Set([original.debit, original.credit].filter { $0.kind == .customer }.compactMap(\.ownerID)) {
+            effects.notifications.append(events.notify(.transactionReversed, UserID(owner), [
+                "amount": .int(original.amount), "currency": .text(original.currency.code), "reason": .text(reason),
+            ]))
+        }
+        let receipt = try await store.submit(.reverse(id, reason: reason, initiator: "operator:\(op.record.name)", idempotency: claim,
+                                                      effects: effects))
         logger.notice("transaction reversed", metadata: ["transaction": "\(id)", "operator": "\(op.record.name)"])
         return try await operatorTransaction(receipt.transactionID)
     }
@@ -310,9 +275,27 @@ public struct WalletService: Sendable {
     /// Settles (post) or cancels (void) a pending transaction, e.g. when the bank confirms a withdrawal.
     public func resolve(_ id: TransferID, _ action: PendingAction, by op: Operator) async throws -> TransactionView {
         try op.require(.admin)
-        _ = try await store.submit(.resolve(id, action, initiator: "operator:\(op.record.name)"))
+        let original = try await operatorRecord(id)
+        var effects = resolutionEffects(original, action)
+        effects.audit.append(events.audit("transaction_\(action.resultingState.rawValue)", actor: "operator:\(op.record.name)",
+                                          target: nil, ["transaction_id": .text(id.rawValue)]))
+        _ = try await store.submit(.resolve(id, action, initiator: "operator:\(op.record.name)", effects: effects))
         logger.notice("pending transaction resolved", metadata: ["transaction": "\(id)", "action": "\(action.rawValue)"])
         return try await operatorTransaction(id)
+    }
+
+    private func operatorRecord(_ id: TransferID) async throws -> TransactionRecord {
+        guard let record = try await store.transaction(id) else { throw LucidError(.transactionNotFound) }
+        return record
+    }
+
+    /// What the customer is told when a held withdrawal settles or comes back.
+    private func resolutionEffects(_ record: TransactionRecord, _ action: PendingAction) -> SideEffects {
+        guard record.kind == .withdrawal, record.debit.kind == .customer, let owner = record.debit.ownerID else { return .none }
+        let params: [String: ErrorParam] = ["amount": .int(record.amount), "currency": .text(record.currency.code),
+                                            "reason": .text(action == .expire ? "the bank did not confirm in time" : "cancelled")]
+        return SideEffects(notifications: [events.notify(action == .post ? .withdrawalSettled : .withdrawalReturned,
+                                                         UserID(owner), params)])
     }
 
     /// Expires holds past their timeout; returns how many were released.
@@ -320,7 +303,8 @@ public struct WalletService: Sendable {
         var released = 0
         for id in try await store.expiredHolds(now: clock.now(), limit: limit) {
             do {
-                _ = try await store.submit(.resolve(id, .expire, initiator: "system:hold-expiry"))
+                let effects = try await store.transaction(id).map { resolutionEffects($0, .expire) } ?? .none
+                _ = try await store.submit(.resolve(id, .expire, initiator: "system:hold-expiry", effects: effects))
                 released += 1
             } catch let error as LucidError where error.code != .internalError && error.code != .storageUnavailable {
                 // settled or voided meanwhile: nothing to do

@@ -9,7 +9,7 @@ public struct UserRecord: Sendable, Hashable {
     public var id: UserID
     public var email: String?
     public var phone: String?
-    /// Self-describing hash (`$2b$12$…` for bcrypt) so the algorithm and cost can be raised later.
+    /// Self-describing hash (`$scrypt$ln=…`, or a legacy `$2b$12$…`) so parameters can be raised later.
     public var passwordHash: String
     public var displayName: String
     public var country: String
@@ -17,10 +17,23 @@ public struct UserRecord: Sendable, Hashable {
     public var status: UserStatus
     public var frozenReason: String?
     public var createdAt: Timestamp
+    /// Last change of the password (nil: since registration).
+    public var passwordChangedAt: Timestamp?
+    /// When two-factor authentication was switched on (nil: off).
+    public var totpEnabledAt: Timestamp?
+    /// Who froze the account (`customer`, `operator:<name>`, `risk`) and when.
+    public var frozenBy: String?
+    public var frozenAt: Timestamp?
+    /// A self-freeze cannot be undone before this time (cooling-off).
+    public var unfreezeAvailableAt: Timestamp?
+    /// Last movement of money or re-verification; long silence makes the account dormant.
+    public var lastActivityAt: Timestamp?
 
     public init(id: UserID, email: String?, phone: String?, passwordHash: String, displayName: String,
                 country: String, tier: VerificationTier, status: UserStatus = .active,
-                frozenReason: String? = nil, createdAt: Timestamp) {
+                frozenReason: String? = nil, createdAt: Timestamp, passwordChangedAt: Timestamp? = nil,
+                totpEnabledAt: Timestamp? = nil, frozenBy: String? = nil, frozenAt: Timestamp? = nil,
+                unfreezeAvailableAt: Timestamp? = nil, lastActivityAt: Timestamp? = nil) {
         self.id = id
         self.email = email
         self.phone = phone
@@ -31,7 +44,15 @@ public struct UserRecord: Sendable, Hashable {
         self.status = status
         self.frozenReason = frozenReason
         self.createdAt = createdAt
+        self.passwordChangedAt = passwordChangedAt
+        self.totpEnabledAt = totpEnabledAt
+        self.frozenBy = frozenBy
+        self.frozenAt = frozenAt
+        self.unfreezeAvailableAt = unfreezeAvailableAt
+        self.lastActivityAt = lastActivityAt
     }
+
+    public var totpEnabled: Bool { totpEnabledAt != nil }
 }
 
 public struct SessionRecord: Sendable, Hashable {
@@ -44,9 +65,17 @@ public struct SessionRecord: Sendable, Hashable {
     public var createdAt: Timestamp
     public var expiresAt: Timestamp
     public var revokedAt: Timestamp?
+    /// Last request seen on this session (updated at most once a minute).
+    public var lastSeenAt: Timestamp?
+    /// Country the edge proxy reported at sign-in (`X-Geo-Country`).
+    public var country: String?
+    public var userAgent: String?
+    /// Why it was revoked: `logout`, `revoked_by_owner`, `password_changed`, `frozen`, `operator`, …
+    public var revokedReason: String?
 
     public init(id: SessionID, userID: UserID, tokenHash: [UInt8], deviceID: String?, sourceAddress: String?,
-                createdAt: Timestamp, expiresAt: Timestamp, revokedAt: Timestamp? = nil) {
+                createdAt: Timestamp, expiresAt: Timestamp, revokedAt: Timestamp? = nil, lastSeenAt: Timestamp? = nil,
+                country: String? = nil, userAgent: String? = nil, revokedReason: String? = nil) {
         self.id = id
         self.userID = userID
         self.tokenHash = tokenHash
@@ -55,6 +84,10 @@ public struct SessionRecord: Sendable, Hashable {
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.revokedAt = revokedAt
+        self.lastSeenAt = lastSeenAt
+        self.country = country
+        self.userAgent = userAgent
+        self.revokedReason = revokedReason
     }
 }
 
@@ -63,6 +96,8 @@ public enum OperatorRole: String, Sendable, Codable, CaseIterable {
     case admin
     /// Reads, verification and support; no money movement.
     case support
+    /// Risk review: freezes, risk decisions and alerts; reads.
+    case risk
     /// Read-only.
     case auditor
 }

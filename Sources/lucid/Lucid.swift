@@ -38,10 +38,19 @@ struct StoreOptions: ParsableArguments {
         return try await location.withStore(ids: UUIDv7Generator(clock: clock), clock: clock, migrate: migrate, body)
     }
 
+    /// Services for commands that do not serve. They never read sealed secrets, so a throw-away key is enough.
+    func identity(_ store: SQLStore) -> IdentityService {
+        let clock = SystemClock()
+        var generator = SystemRandomNumberGenerator()
+        let key = (0..<SecretBox.keyByteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return IdentityService(store: store, configuration: IdentityConfiguration(), clock: clock, ids: UUIDv7Generator(clock: clock),
+                               passwords: ScryptPasswordHasher(parameters: .production), secrets: SecretBox(key: key))
+    }
+
     func wallet(_ store: SQLStore) -> WalletService {
         let clock = SystemClock()
         return WalletService(store: store, configuration: WalletConfiguration(), clock: clock, ids: UUIDv7Generator(clock: clock),
-                             passwords: BcryptPasswordHasher())
+                             identity: identity(store))
     }
 }
 
@@ -63,8 +72,12 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
-    @Option(help: "bcrypt cost for new password hashes (production: 12; lower only in tests).")
-    var bcryptCost: Int = Int(BcryptPasswordHasher.productionCost)
+    @Flag(help: "Hash passwords with a tiny scrypt cost. For automated tests only: never in production.")
+    var insecureFastPasswordHashing = false
+    @Option(help: "Key file that seals TOTP secrets when LUCID_SECRET_KEY is not set (created if missing; share it between processes).")
+    var secretKeyFile: String?
+    @Flag(help: "Take the client address from X-Forwarded-For (only behind a proxy that sets it).")
+    var trustForwardedFor = false
     @Option(help: "Oldest client version accepted (X-Client-Version); overrides the config file (default 1.0.0).")
     var minimumClientVersion: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
@@ -73,15 +86,22 @@ struct Serve: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        guard (4...31).contains(bcryptCost) else { throw ValidationError("--bcrypt-cost must be between 4 and 31") }
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
         configuration.store = try store.location
-        configuration.bcryptCost = UInt8(bcryptCost)
+        if insecureFastPasswordHashing { configuration.passwordHashing = .lowCostForTests }
+        configuration.trustForwardedFor = trustForwardedFor
+        if let secretKeyFile {
+            configuration.secretKeyPath = secretKeyFile
+        } else if case .sqlite(let path) = configuration.store {
+            configuration.secretKeyPath = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("secret.key")
+        }
         if let config {
             do {
-                configuration.wallet = try WalletConfiguration.load(json: try Data(contentsOf: URL(fileURLWithPath: config)))
+                let data = try Data(contentsOf: URL(fileURLWithPath: config))
+                configuration.wallet = try WalletConfiguration.load(json: data)
+                (configuration.identity, configuration.webhooks) = try IdentityConfiguration.load(json: data)
             } catch {
                 throw ValidationError("--config \(config): \(error)")
             }
@@ -124,12 +144,12 @@ struct OperatorCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an operator and print its token (shown once).")
         @OptionGroup var store: StoreOptions
         @Option(help: "Unique operator name.") var name: String
-        @Option(help: "admin, support or auditor.") var role: String = "admin"
+        @Option(help: "admin, support, risk or auditor.") var role: String = "admin"
 
         func run() async throws {
-            guard let role = OperatorRole(rawValue: role) else { throw ValidationError("--role must be admin, support or auditor") }
+            guard let role = OperatorRole(rawValue: role) else { throw ValidationError("--role must be admin, support, risk or auditor") }
             do {
-                let (record, token) = try await store.withStore { try await store.wallet($0).createOperator(name: name, role: role) }
+                let (record, token) = try await store.withStore { try await store.identity($0).createOperator(name: name, role: role) }
                 print("Operator \(record.name) (\(record.role.rawValue)) created. Its token is shown only now:")
                 print(token)
             } catch { throw report(error) }
@@ -356,11 +376,12 @@ enum Demo {
                 if let existing = try await lucid.store.user(login: email) {
                     user = existing
                 } else {
-                    user = try await lucid.wallet.register(.init(email: email, phone: nil, password: password,
-                                                                 displayName: name, country: "CN"))
+                    user = try await lucid.identity.register(.init(email: email, phone: nil, password: password,
+                                                                   displayName: name, country: "CN"))
                 }
-                let session = try await lucid.wallet.logIn(login: email, password: password, deviceID: "demo", sourceAddress: nil)
-                let customer = try await lucid.wallet.authenticateCustomer(token: session.token)
+                let session = try await lucid.identity.logIn(.init(login: email, password: password, deviceID: "demo"),
+                                                             origin: RequestOrigin(sourceAddress: "demo"))
+                let customer = try await lucid.identity.authenticateCustomer(token: session.token)
                 _ = try await lucid.wallet.topUp(customer, amount: 100_000, currency: .cny, idempotencyKey: "demo-seed-\(user.id)")
             }
             Console.line("""

@@ -13,7 +13,7 @@ struct ErrorCatalogueTests {
         "content_type": .text("text/plain"), "client_version": .text("1.0.0"), "minimum_version": .text("2.0.0"),
         "expired_at": .text("2026-11-25T08:00:00.000Z"), "method": .text("PATCH"), "path": .text("/v1/nothing"),
         "required_role": .text("admin"), "resets_at": .text("2026-11-26T00:00:00.000Z"), "state": .text("pending"),
-        "tier": .int(0),
+        "tier": .int(0), "frozen_by": .text("customer"), "frozen_at": .text("2026-11-25T08:00:00.000Z"),
         // Account protection (issue 4)
         "locked_until": .text("2026-11-25T08:15:00.000Z"), "methods": .text("totp, recovery_code"),
         "retry_after_seconds": .int(15), "country": .text("KP"), "available_at": .text("2026-11-26T08:00:00.000Z"),

@@ -19,7 +19,8 @@ func withApp(
     defer { try? FileManager.default.removeItem(at: folder) }
     var configuration = ServerConfiguration()
     configuration.store = .sqlite(path: folder.appendingPathComponent("lucid.sqlite").path)
-    configuration.bcryptCost = 4
+    configuration.passwordHashing = .lowCostForTests
+    configuration.secretKeyPath = folder.appendingPathComponent("secret.key").path
     configuration.logLevel = .critical
     configure(&configuration)
     let lucid = try await buildApplication(configuration, clock: clock, ids: CountingIDGenerator())
@@ -97,7 +98,7 @@ struct TestAPI: Sendable {
 
     /// An operator token made the way `lucid operator create` makes it.
     func operatorToken(_ lucid: LucidApplication, role: OperatorRole = .admin) async throws -> String {
-        try await lucid.wallet.createOperator(name: "ops-\(role.rawValue)-\(UUID().uuidString.prefix(6))", role: role).1
+        try await lucid.identity.createOperator(name: "ops-\(role.rawValue)-\(UUID().uuidString.prefix(6))", role: role).1
     }
 }
 

@@ -116,7 +116,7 @@ class LucidServer:
         store = ["--database-url", self.database_url] if self.database_url else ["--db", str(self.db)]
         cmd = [
             str(self.binary), "serve", *store, "--host", HOST,
-            "--port", str(self.port), "--bcrypt-cost", "4",
+            "--port", str(self.port), "--insecure-fast-password-hashing",
         ]
         with open(out, "wb") as fo, open(err, "wb") as fe:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, cwd=self.workdir)

@@ -54,11 +54,13 @@ public struct NewTransaction: Sendable {
     public var idempotency: IdempotencyClaim?
     /// HTTP status to replay for this key (201 posted, 202 accepted pending).
     public var statusCode: Int
+    /// Notifications and audit events written in the same transaction, only if the transaction goes through.
+    public var effects: SideEffects
 
     public init(id: TransferID, feeID: TransferID? = nil, kind: TransferKind, debit: AccountRef, credit: AccountRef,
                 amount: Money, fee: Int64 = 0, pending: Bool = false, timeoutAt: Timestamp? = nil, memo: String? = nil,
                 reason: String? = nil, initiator: String? = nil, limit: LimitCheck? = nil,
-                idempotency: IdempotencyClaim? = nil, statusCode: Int = 201) {
+                idempotency: IdempotencyClaim? = nil, statusCode: Int = 201, effects: SideEffects = .none) {
         precondition(amount.minorUnits > 0 && fee >= 0, "validated before reaching the ledger")
         precondition(fee == 0 || feeID != nil, "a fee needs its own journal id")
         self.id = id
@@ -76,6 +78,7 @@ public struct NewTransaction: Sendable {
         self.limit = limit
         self.idempotency = idempotency
         self.statusCode = statusCode
+        self.effects = effects
     }
 }
 
@@ -83,9 +86,9 @@ public struct NewTransaction: Sendable {
 public enum LedgerCommand: Sendable {
     case create(NewTransaction)
     /// Post, void or expire a pending transaction (and its pending fee).
-    case resolve(TransferID, PendingAction, initiator: String?)
+    case resolve(TransferID, PendingAction, initiator: String?, effects: SideEffects = .none)
     /// Compensate a posted transaction (and its fee) with new journal rows.
-    case reverse(TransferID, reason: String, initiator: String?, idempotency: IdempotencyClaim?)
+    case reverse(TransferID, reason: String, initiator: String?, idempotency: IdempotencyClaim?, effects: SideEffects = .none)
 }
 
 /// What the writer answers for a command that succeeded.

@@ -115,6 +115,8 @@ struct LedgerChanges: Sendable {
     var accounts: [AccountID: AccountState] = [:]
     var usage: [UsageKey: Int64] = [:]
     var idempotency: [IdempotencyInsert] = []
+    /// Notifications and audit events of the commands that went through.
+    var effects = SideEffects()
 
     var isEmpty: Bool { journal.isEmpty && newAccounts.isEmpty }
 }
@@ -140,26 +142,39 @@ struct LedgerBatch<Source: LedgerStateSource> {
 
     /// Accounts opened or changed in this batch, by owner key, so later commands see them.
     private var owners: [OwnerKey: AccountID] = [:]
-    /// Rows, resolutions, reversals and keys created by this batch.
-    private var rows: [TransferID: JournalRow] = [:]
-    private var childRows: [TransferID: [JournalRow]] = [:]
+    /// Rows created by this batch by id, and their children: built on first need (a
+    /// resolve or reverse in the same batch), since most batches never look rows up.
+    private var rowIndex: [TransferID: Int]?
+    private var childIndex: [TransferID: [Int]] = [:]
+    /// Resolutions, reversals and keys created by this batch.
     private var resolutions: [TransferID: Resolution] = [:]
     private var reversed: Set<TransferID> = []
     private var keys: [String: (hash: String, receipt: LedgerReceipt)] = [:]
 
-    init(source: Source, now: Timestamp, ids: any IDGenerator) {
+    init(source: Source, now: Timestamp, ids: any IDGenerator, capacity: Int = 0) {
         self.source = source
         self.now = now
         self.ids = ids
+        changes.journal.reserveCapacity(capacity * 2)
+        changes.accounts.reserveCapacity(capacity * 2)
     }
 
     /// Applies one command; on failure nothing of it remains in the batch.
     mutating func apply(_ command: LedgerCommand) -> Result<LedgerReceipt, LucidError> {
         do {
             switch command {
-            case .create(let transaction): return .success(try create(transaction))
-            case .resolve(let id, let action, let initiator): return .success(try resolve(id, action, initiator))
-            case .reverse(let id, let reason, let initiator, let claim): return .success(try reverse(id, reason, initiator, claim))
+            case .create(let transaction):
+                let receipt = try create(transaction)
+                if !receipt.replayed { record(transaction.effects) }
+                return .success(receipt)
+            case .resolve(let id, let action, let initiator, let effects):
+                let receipt = try resolve(id, action, initiator)
+                record(effects)
+                return .success(receipt)
+            case .reverse(let id, let reason, let initiator, let claim, let effects):
+                let receipt = try reverse(id, reason, initiator, claim)
+                if !receipt.replayed { record(effects) }
+                return .success(receipt)
             }
         } catch let error as LucidError {
             return .failure(error)
@@ -316,6 +331,11 @@ struct LedgerBatch<Source: LedgerStateSource> {
 
     // MARK: Merging a command into the batch
 
+    private mutating func record(_ effects: SideEffects) {
+        changes.effects.audit += effects.audit
+        changes.effects.notifications += effects.notifications
+    }
+
     private mutating func commit(opened: [AccountInsert], accounts: [AccountState], rows inserts: [JournalInsert]) {
         for account in opened {
             changes.newAccounts.append(account)
@@ -324,11 +344,7 @@ struct LedgerBatch<Source: LedgerStateSource> {
         for account in accounts { changes.accounts[account.id] = account }
         for insert in inserts {
             changes.journal.append(insert)
-            let row = JournalRow(id: insert.id, kind: insert.kind, debitAccount: insert.debit, creditAccount: insert.credit,
-                                 amount: insert.amount, pending: insert.pending, parentID: insert.parentID,
-                                 timeoutAt: insert.timeoutAt, createdAt: insert.createdAt)
-            rows[insert.id] = row
-            if let parent = insert.parentID { childRows[parent, default: []].append(row) }
+            if rowIndex != nil { index(changes.journal.count - 1) }
             if let reverses = insert.reversesID { reversed.insert(reverses) }
         }
     }
@@ -380,13 +396,35 @@ struct LedgerBatch<Source: LedgerStateSource> {
         return AccountState(id: id, kind: kind, currency: currency)
     }
 
+    private mutating func index(_ position: Int) {
+        let insert = changes.journal[position]
+        rowIndex?[insert.id] = position
+        if let parent = insert.parentID { childIndex[parent, default: []].append(position) }
+    }
+
+    private mutating func batchRowPosition(_ id: TransferID) -> Int? {
+        if rowIndex == nil {
+            rowIndex = Dictionary(minimumCapacity: changes.journal.count)
+            for position in changes.journal.indices { index(position) }
+        }
+        return rowIndex?[id]
+    }
+
+    private func row(at position: Int) -> JournalRow {
+        let insert = changes.journal[position]
+        return JournalRow(id: insert.id, kind: insert.kind, debitAccount: insert.debit, creditAccount: insert.credit,
+                          amount: insert.amount, pending: insert.pending, parentID: insert.parentID,
+                          timeoutAt: insert.timeoutAt, createdAt: insert.createdAt)
+    }
+
     private mutating func journalRow(_ id: TransferID) throws -> JournalRow? {
-        if let row = rows[id] { return row }
+        if let position = batchRowPosition(id) { return row(at: position) }
         return try source.journalRow(id)
     }
 
     private mutating func children(of id: TransferID) throws -> [JournalRow] {
-        if rows[id] != nil { return childRows[id] ?? [] } // created in this batch: so are its children
+        // Created in this batch: so are its children.
+        if batchRowPosition(id) != nil { return (childIndex[id] ?? []).map { row(at: $0) } }
         return try source.children(of: id)
     }
 

@@ -19,10 +19,13 @@ final class PostgresLedgerBackend: LedgerBackend {
     static let inListMax = 5_000
     static let conflictRetriesMax = 5
 
-    init(database: PostgresDatabase, ids: any IDGenerator, clock: any WallClock) {
+    private let endpoints: DeliveryEndpoints
+
+    init(database: PostgresDatabase, ids: any IDGenerator, clock: any WallClock, endpoints: DeliveryEndpoints) {
         self.database = database
         self.ids = ids
         self.clock = clock
+        self.endpoints = endpoints
     }
 
     func write(_ commands: [LedgerCommand]) async throws -> [Result<LedgerReceipt, LucidError>] {
@@ -38,12 +41,15 @@ final class PostgresLedgerBackend: LedgerBackend {
     }
 
     private func attempt(_ commands: [LedgerCommand]) async throws -> [Result<LedgerReceipt, LucidError>] {
-        let now = clock.now(), ids = self.ids
+        let now = clock.now(), ids = self.ids, endpoints = self.endpoints.list
         return try await database.write { connection in
             let snapshot = try await PostgresLedgerSnapshot.load(for: commands, today: now.utcDay, connection)
-            var batch = LedgerBatch(source: snapshot, now: now, ids: ids)
+            var batch = LedgerBatch(source: snapshot, now: now, ids: ids, capacity: commands.count)
             let results = commands.map { batch.apply($0) }
             try await Self.persist(batch.changes, connection)
+            for statement in EffectsSQL.statements(batch.changes.effects, endpoints: endpoints) {
+                try await connection.execute(statement)
+            }
             return results
         }
     }
@@ -152,9 +158,9 @@ struct PostgresLedgerSnapshot: LedgerStateSource {
                 }
                 if tx.limit != nil, let key = OwnerKey(tx.debit) { limitedDebits.insert(key) }
                 if let claim = tx.idempotency { claims.append(claim) }
-            case .resolve(let id, _, _):
+            case .resolve(let id, _, _, _):
                 transferIDs.insert(id)
-            case .reverse(let id, _, _, let claim):
+            case .reverse(let id, _, _, let claim, _):
                 transferIDs.insert(id)
                 if let claim { claims.append(claim) }
             }

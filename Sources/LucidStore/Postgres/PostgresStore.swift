@@ -113,11 +113,12 @@ public final class PostgresStore: SQLStore, Service, @unchecked Sendable {
         clientConfiguration.options.maximumConnections = configuration.connectionsMax
         client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
         postgres = PostgresDatabase(client: client, logger: logger)
+        let endpoints = DeliveryEndpoints()
         let committer = GroupCommitter(
-            backend: PostgresLedgerBackend(database: postgres, ids: ids, clock: clock),
+            backend: PostgresLedgerBackend(database: postgres, ids: ids, clock: clock, endpoints: endpoints),
             configuration: .init(batchMax: configuration.batchMax, queueDepthMax: configuration.queueDepthMax),
             logger: logger)
-        super.init(database: postgres, committer: committer)
+        super.init(database: postgres, committer: committer, deliveryEndpoints: endpoints)
     }
 
     /// The connection pool and the writer, until shutdown.

@@ -1,4 +1,5 @@
 import LucidCore
+import Synchronization
 
 /// A store whose queries go through `SQLDatabase`: everything except the
 /// ledger's writer and backups is written once here, for SQLite and PostgreSQL
@@ -8,10 +9,13 @@ import LucidCore
 public class SQLStore: WalletStore, @unchecked Sendable {
     let database: any SQLDatabase
     let committer: GroupCommitter
+    /// Webhooks each new notification is queued for (`setDeliveryEndpoints`).
+    let deliveryEndpoints: DeliveryEndpoints
 
-    init(database: any SQLDatabase, committer: GroupCommitter) {
+    init(database: any SQLDatabase, committer: GroupCommitter, deliveryEndpoints: DeliveryEndpoints) {
         self.database = database
         self.committer = committer
+        self.deliveryEndpoints = deliveryEndpoints
     }
 
     /// Overridden by each store with its own backup mechanism.
@@ -113,7 +117,8 @@ public class SQLStore: WalletStore, @unchecked Sendable {
     }
 
     static let userColumnList = ["id", "email", "phone", "password_hash", "display_name", "country", "tier", "status",
-                                 "frozen_reason", "created_at"]
+                                 "frozen_reason", "created_at", "password_changed_at", "totp_enabled_at", "frozen_by",
+                                 "frozen_at", "unfreeze_available_at", "last_activity_at"]
     static var userColumns: String { userColumnList.joined(separator: ", ") }
 
     static func decodeUser(_ row: SQLRow) throws -> UserRecord {
@@ -121,31 +126,44 @@ public class SQLStore: WalletStore, @unchecked Sendable {
                    passwordHash: try row.text("password_hash"), displayName: try row.text("display_name"),
                    country: try row.text("country"), tier: VerificationTier(rawValue: Int(try row.int("tier"))) ?? .unverified,
                    status: UserStatus(rawValue: try row.text("status")) ?? .frozen, frozenReason: try row.optionalText("frozen_reason"),
-                   createdAt: try row.timestamp("created_at"))
+                   createdAt: try row.timestamp("created_at"), passwordChangedAt: try row.optionalTimestamp("password_changed_at"),
+                   totpEnabledAt: try row.optionalTimestamp("totp_enabled_at"), frozenBy: try row.optionalText("frozen_by"),
+                   frozenAt: try row.optionalTimestamp("frozen_at"),
+                   unfreezeAvailableAt: try row.optionalTimestamp("unfreeze_available_at"),
+                   lastActivityAt: try row.optionalTimestamp("last_activity_at"))
     }
 
     public func createSession(_ session: SessionRecord) async throws {
         try await write(SQLStatement("""
-            INSERT INTO sessions (id, user_id, token_hash, device_id, source_address, created_at, expires_at, revoked_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO sessions (id, user_id, token_hash, device_id, source_address, created_at, expires_at, revoked_at,
+                last_seen_at, country, user_agent)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, session.id, session.userID, session.tokenHash, session.deviceID, session.sourceAddress, session.createdAt,
-            session.expiresAt, session.revokedAt))
+            session.expiresAt, session.revokedAt, session.lastSeenAt, session.country, session.userAgent))
     }
 
     public func signedIn(tokenHash: [UInt8]) async throws -> (session: SessionRecord, user: UserRecord)? {
         let columns = SQLStore.userColumnList.map { "u." + $0 }
         return try await read(SQLStatement("""
-            SELECT s.id AS session_id, s.user_id, s.token_hash, s.device_id, s.source_address, s.created_at AS session_created_at,
-                   s.expires_at, s.revoked_at, \(columns.joined(separator: ", "))
+            SELECT \(SQLStore.sessionColumns(prefix: "s.")), \(columns.joined(separator: ", "))
             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?
-            """, tokenHash)).first.map { row in
-            let session = SessionRecord(
-                id: SessionID(try row.text("session_id")), userID: UserID(try row.text("user_id")),
-                tokenHash: try row.blob("token_hash"), deviceID: try row.optionalText("device_id"),
-                sourceAddress: try row.optionalText("source_address"), createdAt: try row.timestamp("session_created_at"),
-                expiresAt: try row.timestamp("expires_at"), revokedAt: try row.optionalTimestamp("revoked_at"))
-            return (session, try SQLStore.decodeUser(row))
-        }
+            """, tokenHash)).first.map { row in (try SQLStore.decodeSession(row), try SQLStore.decodeUser(row)) }
+    }
+
+    /// Session columns under names that cannot clash with a joined user's.
+    static func sessionColumns(prefix: String = "") -> String {
+        ["id AS session_id", "user_id AS session_user_id", "token_hash", "device_id", "source_address",
+         "created_at AS session_created_at", "expires_at", "revoked_at", "last_seen_at", "country AS session_country",
+         "user_agent", "revoked_reason"].map { prefix + $0 }.joined(separator: ", ")
+    }
+
+    static func decodeSession(_ row: SQLRow) throws -> SessionRecord {
+        SessionRecord(id: SessionID(try row.text("session_id")), userID: UserID(try row.text("session_user_id")),
+                      tokenHash: try row.blob("token_hash"), deviceID: try row.optionalText("device_id"),
+                      sourceAddress: try row.optionalText("source_address"), createdAt: try row.timestamp("session_created_at"),
+                      expiresAt: try row.timestamp("expires_at"), revokedAt: try row.optionalTimestamp("revoked_at"),
+                      lastSeenAt: try row.optionalTimestamp("last_seen_at"), country: try row.optionalText("session_country"),
+                      userAgent: try row.optionalText("user_agent"), revokedReason: try row.optionalText("revoked_reason"))
     }
 
     public func revokeSession(_ id: SessionID, at time: Timestamp) async throws {

@@ -13,21 +13,27 @@ final class SQLiteLedgerBackend: LedgerBackend {
     private let ids: any IDGenerator
     private let clock: any WallClock
     private let cache = SQLiteLedgerCache()
+    private let endpoints: DeliveryEndpoints
 
-    init(database: SQLiteDatabase, ids: any IDGenerator, clock: any WallClock) {
+    init(database: SQLiteDatabase, ids: any IDGenerator, clock: any WallClock, endpoints: DeliveryEndpoints) {
         self.database = database
         self.ids = ids
         self.clock = clock
+        self.endpoints = endpoints
     }
 
     func write(_ commands: [LedgerCommand]) async throws -> [Result<LedgerReceipt, LucidError>] {
-        let pool = database.pool, ids = self.ids, now = clock.now(), cache = self.cache
+        let pool = database.pool, ids = self.ids, now = clock.now(), cache = self.cache, endpoints = self.endpoints.list
         return try await database.writeLock.withLock {
             do {
                 let (results, changes) = try await pool.write { db -> ([Result<LedgerReceipt, LucidError>], LedgerChanges) in
-                    var batch = LedgerBatch(source: SQLiteLedgerSource(db: db, cache: cache), now: now, ids: ids)
+                    var batch = LedgerBatch(source: SQLiteLedgerSource(db: db, cache: cache), now: now, ids: ids,
+                                            capacity: commands.count)
                     let results = commands.map { batch.apply($0) }
                     try SQLiteLedgerWriter.persist(batch.changes, db)
+                    for statement in EffectsSQL.statements(batch.changes.effects, endpoints: endpoints) {
+                        try db.execute(sql: statement.text, arguments: SQLiteDatabase.arguments(statement.binds))
+                    }
                     return (results, batch.changes)
                 }
                 // Committed: the batch's changes become the cache's state.

@@ -127,6 +127,124 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("2026-11-25-02-account-protection") { db in
+            try db.execute(sql: AccountProtectionSchema.sqlite)
+        }
         return migrator
     }
+}
+
+/// Issue 4's tables: lockout and second-factor state on users, recovery codes,
+/// sessions with devices, known devices and countries, rate windows, one-time
+/// tokens, the notification outbox and the audit log. Shared text for SQLite;
+/// PostgreSQL's dialect is in `PostgresSchema`.
+enum AccountProtectionSchema {
+    static let sqlite = """
+        ALTER TABLE users ADD COLUMN password_changed_at INTEGER;
+        ALTER TABLE users ADD COLUMN totp_secret BLOB;
+        ALTER TABLE users ADD COLUMN totp_pending_secret BLOB;
+        ALTER TABLE users ADD COLUMN totp_enabled_at INTEGER;
+        ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+        ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins >= 0);
+        ALTER TABLE users ADD COLUMN lock_level INTEGER NOT NULL DEFAULT 0 CHECK (lock_level >= 0);
+        ALTER TABLE users ADD COLUMN locked_until INTEGER;
+        ALTER TABLE users ADD COLUMN last_failed_login_at INTEGER;
+        ALTER TABLE users ADD COLUMN frozen_at INTEGER;
+        ALTER TABLE users ADD COLUMN frozen_by TEXT;
+        ALTER TABLE users ADD COLUMN unfreeze_available_at INTEGER;
+        ALTER TABLE users ADD COLUMN last_activity_at INTEGER;
+
+        ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER;
+        ALTER TABLE sessions ADD COLUMN country TEXT;
+        ALTER TABLE sessions ADD COLUMN user_agent TEXT;
+        ALTER TABLE sessions ADD COLUMN revoked_reason TEXT;
+
+        CREATE TABLE recovery_codes (
+            user_id TEXT NOT NULL REFERENCES users(id),
+            position INTEGER NOT NULL CHECK (position BETWEEN 0 AND 99),
+            code_hash TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            used_at INTEGER,
+            PRIMARY KEY (user_id, position)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE known_devices (
+            user_id TEXT NOT NULL REFERENCES users(id),
+            kind TEXT NOT NULL CHECK (kind IN ('device', 'country')),
+            value TEXT NOT NULL,
+            first_seen_at INTEGER NOT NULL,
+            last_seen_at INTEGER NOT NULL,
+            PRIMARY KEY (user_id, kind, value)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE rate_windows (
+            key TEXT PRIMARY KEY NOT NULL,
+            window_start INTEGER NOT NULL,
+            current_count INTEGER NOT NULL CHECK (current_count >= 0),
+            previous_count INTEGER NOT NULL CHECK (previous_count >= 0)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE one_time_tokens (
+            token_hash BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),
+            purpose TEXT NOT NULL CHECK (purpose IN ('password_reset', 'verification_code')),
+            user_id TEXT NOT NULL REFERENCES users(id),
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER
+        );
+        CREATE INDEX one_time_tokens_by_user ON one_time_tokens(user_id, purpose);
+
+        CREATE TABLE notifications (
+            id TEXT PRIMARY KEY NOT NULL,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            category TEXT NOT NULL CHECK (category IN ('security', 'transaction', 'support')),
+            type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            read_at INTEGER
+        );
+        CREATE INDEX notifications_by_user ON notifications(user_id, created_at);
+
+        CREATE TABLE notification_deliveries (
+            id TEXT PRIMARY KEY NOT NULL,
+            notification_id TEXT NOT NULL REFERENCES notifications(id),
+            endpoint TEXT NOT NULL,
+            secret BLOB,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            next_attempt_at INTEGER NOT NULL,
+            last_error TEXT,
+            delivered_at INTEGER
+        );
+        CREATE INDEX notification_deliveries_due ON notification_deliveries(next_attempt_at) WHERE state = 'pending';
+
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target_user_id TEXT,
+            source_address TEXT,
+            details TEXT NOT NULL
+        );
+        CREATE INDEX audit_by_user ON audit_log(target_user_id, seq);
+        CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+        CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+
+        -- Operators gain the risk role: SQLite changes a CHECK by rebuilding the table.
+        CREATE TABLE operators_new (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'support', 'risk', 'auditor')),
+            token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        INSERT INTO operators_new SELECT id, name, role, token_hash, created_at, revoked_at FROM operators;
+        DROP TABLE operators;
+        ALTER TABLE operators_new RENAME TO operators;
+        """
 }

@@ -57,11 +57,12 @@ public final class SQLiteStore: SQLStore, Service, @unchecked Sendable {
         try SQLiteSchema.migrator.migrate(pool)
         self.pool = pool
         let database = SQLiteDatabase(pool: pool)
+        let endpoints = DeliveryEndpoints()
         let committer = GroupCommitter(
-            backend: SQLiteLedgerBackend(database: database, ids: ids, clock: clock),
+            backend: SQLiteLedgerBackend(database: database, ids: ids, clock: clock, endpoints: endpoints),
             configuration: .init(batchMax: configuration.batchMax, queueDepthMax: configuration.queueDepthMax),
             logger: logger)
-        super.init(database: database, committer: committer)
+        super.init(database: database, committer: committer, deliveryEndpoints: endpoints)
     }
 
     /// The writer loop: takes whatever is queued, commits it as one batch, repeats.

@@ -1,0 +1,177 @@
+/// Every kind of notification Lucid sends, with its text in English and
+/// Chinese. Like the error catalogue it is data: a test walks every kind.
+///
+/// A notification is stored as its kind and the values it mentions; the text
+/// is rendered when it is read, in the reader's language.
+public enum NotificationKind: String, CaseIterable, Sendable, Codable {
+    // Security
+    case newDeviceSignIn = "new_device_sign_in"
+    case newCountrySignIn = "new_country_sign_in"
+    case accountLocked = "account_locked"
+    case accountUnlocked = "account_unlocked"
+    case passwordChanged = "password_changed"
+    case passwordResetRequested = "password_reset_requested"
+    case passwordResetCompleted = "password_reset_completed"
+    case twoFactorEnabled = "two_factor_enabled"
+    case twoFactorDisabled = "two_factor_disabled"
+    case recoveryCodeUsed = "recovery_code_used"
+    case accountFrozen = "account_frozen"
+    case accountUnfrozen = "account_unfrozen"
+    case sessionsRevoked = "sessions_revoked"
+    case verificationCode = "verification_code"
+    case accountReactivated = "account_reactivated"
+    // Money
+    case moneyReceived = "money_received"
+    case moneySent = "money_sent"
+    case withdrawalSettled = "withdrawal_settled"
+    case withdrawalReturned = "withdrawal_returned"
+    case transactionReversed = "transaction_reversed"
+
+    public enum Category: String, Sendable { case security, transaction, support }
+
+    public var category: Category {
+        switch self {
+        case .moneyReceived, .moneySent, .withdrawalSettled, .withdrawalReturned, .transactionReversed: .transaction
+        case .newDeviceSignIn, .newCountrySignIn, .accountLocked, .accountUnlocked, .passwordChanged, .passwordResetRequested,
+             .passwordResetCompleted, .twoFactorEnabled, .twoFactorDisabled, .recoveryCodeUsed, .accountFrozen, .accountUnfrozen,
+             .sessionsRevoked, .verificationCode, .accountReactivated: .security
+        }
+    }
+
+    /// What the customer can do about it, as stable action codes the app turns into buttons.
+    public var actions: [String] {
+        switch self {
+        case .newDeviceSignIn, .newCountrySignIn: ["this_was_me", "secure_my_account"]
+        case .accountLocked, .passwordChanged, .passwordResetCompleted, .twoFactorDisabled, .recoveryCodeUsed,
+             .sessionsRevoked, .passwordResetRequested: ["secure_my_account"]
+        case .accountFrozen: ["unfreeze", "contact_support"]
+        case .accountUnlocked, .twoFactorEnabled, .accountUnfrozen, .verificationCode, .accountReactivated, .moneyReceived,
+             .moneySent, .withdrawalSettled, .withdrawalReturned, .transactionReversed: []
+        }
+    }
+}
+
+/// A notification rendered for one reader.
+public struct NotificationText: Sendable, Hashable {
+    public let title: String
+    public let body: String
+    public init(title: String, body: String) {
+        self.title = title
+        self.body = body
+    }
+}
+
+public enum NotificationCatalogue {
+    /// The values a notification mentions (strings and integers, like error params).
+    public typealias Params = [String: ErrorParam]
+
+    public static func render(_ kind: NotificationKind, _ params: Params, in language: Language) -> NotificationText {
+        // Codes for who and how become words of the reader's language before the text is built.
+        var values = params
+        for key in ["by"] { if case .text(let code)? = values[key] { values[key] = .text(ActorWords.who(code).text(language)) } }
+        if case .text(let code)? = values["how"] { values["how"] = .text(ActorWords.how(code).text(language)) }
+        let text = localized(kind, ErrorCatalogue.Params(values: values))
+        return NotificationText(title: text.title.text(language), body: text.body.text(language))
+    }
+
+    private static func localized(_ kind: NotificationKind, _ p: ErrorCatalogue.Params) -> (title: Localized, body: Localized) {
+        switch kind {
+        case .newDeviceSignIn:
+            return (Localized("New device signed in", "新设备登录"),
+                    Localized("Your account was signed in from a new device (\(p.text("device"))) in \(p.text("country")) at \(p.text("at")). If this was not you, secure your account now.",
+                              "您的账户于 \(p.text("at")) 在 \(p.text("country")) 的新设备（\(p.text("device"))）上登录。如非本人操作，请立即保护账户。"))
+        case .newCountrySignIn:
+            return (Localized("Sign-in from a new country", "异地登录提醒"),
+                    Localized("Your account was signed in from \(p.text("country")), a country it was not used in before, at \(p.text("at")). If this was not you, secure your account now.",
+                              "您的账户于 \(p.text("at")) 在此前未使用过的地区（\(p.text("country"))）登录。如非本人操作，请立即保护账户。"))
+        case .accountLocked:
+            return (Localized("Sign-in locked", "登录已锁定"),
+                    Localized("After \(p.text("failures")) wrong sign-in attempts your account is locked until \(p.text("locked_until")). Sign in with your second factor or reset your password to unlock it now.",
+                              "由于连续 \(p.text("failures")) 次登录失败，您的账户已锁定至 \(p.text("locked_until"))。使用二次验证登录或重置密码可立即解锁。"))
+        case .accountUnlocked:
+            return (Localized("Sign-in unlocked", "登录已解锁"),
+                    Localized("Your account was unlocked (\(p.text("how"))).", "您的账户已解锁（\(p.text("how"))）。"))
+        case .passwordChanged:
+            return (Localized("Password changed", "密码已修改"),
+                    Localized("Your password was changed at \(p.text("at")); other devices were signed out. If this was not you, reset your password now.",
+                              "您的密码已于 \(p.text("at")) 修改，其他设备已退出登录。如非本人操作，请立即重置密码。"))
+        case .passwordResetRequested:
+            return (Localized("Password reset requested", "已申请重置密码"),
+                    Localized("Use the reset link within \(p.text("valid_minutes")) minutes. If you did not ask for it, ignore this message; your password is unchanged.",
+                              "请在 \(p.text("valid_minutes")) 分钟内使用重置链接。如非本人申请，请忽略此消息，您的密码不会改变。"))
+        case .passwordResetCompleted:
+            return (Localized("Password reset", "密码已重置"),
+                    Localized("Your password was reset at \(p.text("at")) and every device was signed out.",
+                              "您的密码已于 \(p.text("at")) 重置，所有设备均已退出登录。"))
+        case .twoFactorEnabled:
+            return (Localized("Two-factor authentication on", "已开启二次验证"),
+                    Localized("Signing in and sensitive actions now need a code from your authenticator app. Keep your recovery codes safe.",
+                              "登录及敏感操作现在需要验证器应用中的验证码。请妥善保管恢复码。"))
+        case .twoFactorDisabled:
+            return (Localized("Two-factor authentication off", "已关闭二次验证"),
+                    Localized("Two-factor authentication was switched off at \(p.text("at")). If this was not you, secure your account now.",
+                              "二次验证已于 \(p.text("at")) 关闭。如非本人操作，请立即保护账户。"))
+        case .recoveryCodeUsed:
+            return (Localized("Recovery code used", "已使用恢复码"),
+                    Localized("A recovery code was used; \(p.text("remaining")) remain.", "已使用一个恢复码，剩余 \(p.text("remaining")) 个。"))
+        case .accountFrozen:
+            return (Localized("Account frozen", "账户已冻结"),
+                    Localized("Your account was frozen by \(p.text("by")) (\(p.text("reason"))). Money cannot leave it; incoming money still arrives. Every device was signed out.",
+                              "您的账户已被\(p.text("by"))冻结（\(p.text("reason"))）。资金无法转出，转入资金仍可到账。所有设备均已退出登录。"))
+        case .accountUnfrozen:
+            return (Localized("Account unfrozen", "账户已解冻"),
+                    Localized("Your account was unfrozen by \(p.text("by")).", "您的账户已由\(p.text("by"))解冻。"))
+        case .sessionsRevoked:
+            return (Localized("Signed out elsewhere", "其他设备已退出"),
+                    Localized("\(p.text("count")) other session(s) were signed out.", "已退出 \(p.text("count")) 个其他会话。"))
+        case .verificationCode:
+            return (Localized("Verification code", "验证码"),
+                    Localized("Your verification code for \(p.text("purpose")) is valid for \(p.text("valid_minutes")) minutes. Never share it.",
+                              "您用于\(p.text("purpose"))的验证码 \(p.text("valid_minutes")) 分钟内有效，请勿告诉他人。"))
+        case .accountReactivated:
+            return (Localized("Account active again", "账户已恢复活跃"),
+                    Localized("You verified yourself and your dormant account can move money again.",
+                              "您已完成身份验证，休眠账户已恢复，可以正常转出资金。"))
+        case .moneyReceived:
+            return (Localized("Money received", "收款到账"),
+                    Localized("You received \(p.money("amount")) from \(p.text("counterparty")).", "您收到来自\(p.text("counterparty"))的 \(p.money("amount"))。"))
+        case .moneySent:
+            return (Localized("Money sent", "付款成功"),
+                    Localized("You sent \(p.money("amount")) to \(p.text("counterparty")).", "您已向\(p.text("counterparty"))支付 \(p.money("amount"))。"))
+        case .withdrawalSettled:
+            return (Localized("Withdrawal completed", "提现已到账"),
+                    Localized("Your withdrawal of \(p.money("amount")) reached your bank.", "您提现的 \(p.money("amount")) 已到达银行账户。"))
+        case .withdrawalReturned:
+            return (Localized("Withdrawal returned", "提现已退回"),
+                    Localized("Your withdrawal of \(p.money("amount")) did not go through (\(p.text("reason"))); the money is back in your wallet.",
+                              "您提现的 \(p.money("amount")) 未能完成（\(p.text("reason"))），资金已退回钱包。"))
+        case .transactionReversed:
+            return (Localized("Transaction reversed", "交易已冲正"),
+                    Localized("A transaction of \(p.money("amount")) was reversed: \(p.text("reason")).",
+                              "一笔 \(p.money("amount")) 的交易已冲正：\(p.text("reason"))。"))
+        }
+    }
+}
+
+/// Stable codes for who did something and how, put into words in both languages.
+public enum ActorWords {
+    /// `customer`, `support`, `security_monitoring` (who froze or unfroze an account).
+    public static func who(_ code: String) -> Localized {
+        switch code {
+        case "customer": Localized("you", "您本人")
+        case "security_monitoring": Localized("security monitoring", "安全监控")
+        case "support": Localized("customer support", "客服")
+        default: Localized(code, code)
+        }
+    }
+
+    /// `second_factor`, `password_reset`, `support` (how a lock was lifted).
+    public static func how(_ code: String) -> Localized {
+        switch code {
+        case "second_factor": Localized("you proved your second factor", "您已通过二次验证")
+        case "password_reset": Localized("your password was reset", "您已重置密码")
+        case "support": Localized("by customer support", "由客服解除")
+        default: Localized(code, code)
+        }
+    }
+}
