@@ -35,6 +35,8 @@ public struct LucidApplication: Sendable {
     public let wallet: WalletService
     public let identity: IdentityService
     public let store: SQLStore
+    /// The outbox's webhook deliverer (tests drive it directly).
+    public let delivery: NotificationDeliveryService
     /// Every route as `METHOD /path` (`:id` for parameters), for the OpenAPI coverage test.
     public let routeTable: [String]
 }
@@ -53,6 +55,7 @@ public func buildApplication(
     _ configuration: ServerConfiguration,
     clock: any WallClock = SystemClock(),
     ids: (any IDGenerator)? = nil,
+    webhookSender: any WebhookSender = HTTPWebhookSender(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> LucidApplication {
     var logger = Logger(label: "lucid")
@@ -69,7 +72,7 @@ public func buildApplication(
                                    passwordPolicy: passwordPolicy, logger: logger)
     let wallet = WalletService(store: store, configuration: configuration.wallet, clock: clock, ids: ids, identity: identity,
                                logger: logger)
-    let delivery = NotificationDeliveryService(store: store, endpoints: configuration.webhooks, sender: HTTPWebhookSender(),
+    let delivery = NotificationDeliveryService(store: store, endpoints: configuration.webhooks, sender: webhookSender,
                                                secrets: secrets, clock: clock, logger: logger)
     let router = Router(context: LucidContext.self)
     // Metrics sit outside the problem middleware so they count the status the client really got.
@@ -84,5 +87,6 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
     let routeTable = router.routes.map { "\($0.method) \($0.path)" }
-    return LucidApplication(application: application, wallet: wallet, identity: identity, store: store, routeTable: routeTable)
+    return LucidApplication(application: application, wallet: wallet, identity: identity, store: store, delivery: delivery,
+                            routeTable: routeTable)
 }

@@ -4,8 +4,10 @@ import NIOCore
 import NIOHTTP1
 
 /// Posts webhook deliveries with AsyncHTTPClient's shared client.
-struct HTTPWebhookSender: WebhookSender {
-    func post(url: String, body: [UInt8], headers: [(String, String)], timeout: Duration) async throws -> Int {
+public struct HTTPWebhookSender: WebhookSender {
+    public init() {}
+
+    public func post(url: String, body: [UInt8], headers: [(String, String)], timeout: Duration) async throws -> Int {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         for (name, value) in headers { request.headers.add(name: name, value: value) }

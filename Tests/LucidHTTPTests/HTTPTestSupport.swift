@@ -11,7 +11,8 @@ import Testing
 /// Builds the real application on a temporary database (bcrypt cost 4 so tests
 /// are quick, through configuration only) and runs `body` with a test client.
 func withApp(
-    clock: ManualClock = ManualClock(), configure: (inout ServerConfiguration) -> Void = { _ in },
+    clock: ManualClock = ManualClock(), sender: RecordingWebhookSender = RecordingWebhookSender(),
+    configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: @escaping @Sendable (TestAPI, LucidApplication) async throws -> Void
 ) async throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lucid-http-\(UUID().uuidString)")
@@ -23,7 +24,8 @@ func withApp(
     configuration.secretKeyPath = folder.appendingPathComponent("secret.key").path
     configuration.logLevel = .critical
     configure(&configuration)
-    let lucid = try await buildApplication(configuration, clock: clock, ids: CountingIDGenerator())
+    configuration.webhooks = [WebhookEndpoint(url: "https://hooks.test/lucid", secret: RecordingWebhookSender.secret)]
+    let lucid = try await buildApplication(configuration, clock: clock, ids: CountingIDGenerator(), webhookSender: sender)
     try await lucid.application.test(.router) { client in
         try await body(TestAPI(client: client), lucid)
     }
@@ -117,4 +119,39 @@ func expectProblem(_ answer: Answer, _ status: Int, _ code: String, sourceLocati
     #expect(answer["request_id"] as? String == answer.headers[HTTPField.Name("X-Request-ID")!], sourceLocation: sourceLocation)
     #expect(!answer.raw.contains("SQLITE") && !answer.raw.contains("Swift/") && !answer.raw.contains("Fatal"), sourceLocation: sourceLocation)
     return answer
+}
+
+/// Captures webhook deliveries instead of sending them; can be told to fail.
+final class RecordingWebhookSender: WebhookSender, @unchecked Sendable {
+    static let secret = "test-webhook-secret-0123456789"
+    struct Delivery {
+        let url: String
+        let body: [UInt8]
+        let headers: [(String, String)]
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
+        var signature: String? { headers.first { $0.0 == WebhookSignature.header }?.1 }
+    }
+    private let lock = NSLock()
+    private var recorded: [Delivery] = []
+    private var failing = false
+
+    func post(url: String, body: [UInt8], headers: [(String, String)], timeout: Duration) async throws -> Int {
+        record(Delivery(url: url, body: body, headers: headers))
+    }
+
+    private func record(_ delivery: Delivery) -> Int {
+        lock.withLock {
+            if failing { return 503 }
+            recorded.append(delivery)
+            return 200
+        }
+    }
+
+    func fail(_ on: Bool) { lock.withLock { failing = on } }
+    var deliveries: [Delivery] { lock.withLock { recorded } }
+
+    /// The secret (reset link or code) of the newest delivery of `type` to `user`.
+    func secret(_ type: String, for user: String) -> String? {
+        deliveries.last { $0.json["type"] as? String == type && $0.json["user_id"] as? String == user }?.json["secret"] as? String
+    }
 }

@@ -53,12 +53,17 @@ extension IdentityService {
     public func resetPassword(token: String, newPassword: String, origin: RequestOrigin) async throws {
         _ = try OneTimeToken.lookupHash(for: token)
         let now = clock.now()
-        guard let userID = try await store.consumeToken(hash: BearerToken.hash(token), purpose: "password_reset", at: now),
-              let user = try await store.user(userID) else {
+        let tokenHash = BearerToken.hash(token)
+        // A password the policy refuses must not burn the link: check first, then use the token once.
+        guard let owner = try await store.tokenOwner(hash: tokenHash, purpose: "password_reset", at: now),
+              let user = try await store.user(owner) else {
             throw LucidError(.resetTokenInvalid)
         }
         let password = try passwordPolicy.check(newPassword, context: context(user))
         let hash = await hashOffThread(password)
+        guard try await store.consumeToken(hash: tokenHash, purpose: "password_reset", at: now) == user.id else {
+            throw LucidError(.resetTokenInvalid)
+        }
         let security = try await store.userSecurity(user.id)
         var effects = SideEffects(
             audit: [events.audit("password_reset", actor: "user:\(user.id)", target: user.id, origin: origin)],

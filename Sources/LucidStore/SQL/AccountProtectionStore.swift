@@ -161,6 +161,8 @@ public protocol AccountProtectionStore: Sendable {
     func recordActivity(_ user: UserID, at: Timestamp) async throws
     func createToken(hash: [UInt8], purpose: String, user: UserID, at: Timestamp, expiresAt: Timestamp,
                      effects: SideEffects) async throws
+    /// The user of a token still usable at `at`, without using it.
+    func tokenOwner(hash: [UInt8], purpose: String, at: Timestamp) async throws -> UserID?
     /// Uses a token once: its user, or nil when unknown, used, expired or for another purpose.
     func consumeToken(hash: [UInt8], purpose: String, at: Timestamp) async throws -> UserID?
     func writeEffects(_ effects: SideEffects) async throws
@@ -437,6 +439,12 @@ extension SQLStore: AccountProtectionStore {
                 try await write(effects, connection)
             }
         }
+    }
+
+    public func tokenOwner(hash: [UInt8], purpose: String, at time: Timestamp) async throws -> UserID? {
+        try await read(SQLStatement("""
+            SELECT user_id FROM one_time_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?
+            """, hash, purpose, time)).first.map { UserID(try $0.text(0)) }
     }
 
     public func consumeToken(hash: [UInt8], purpose: String, at time: Timestamp) async throws -> UserID? {
