@@ -35,12 +35,22 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Pure domain: money, IDs, ledger rules, fees, limits, errors. No I/O.
         .target(
             name: "LucidCore",
             dependencies: [],
+            swiftSettings: swiftSettings
+        ),
+        // Risk engine: incremental features, a YAML rule language, decisions with explanations,
+        // shadow mode, backtest and a traffic simulator. Pure values and functions: no I/O except
+        // reading rules text the caller hands in (and the bundled default rules).
+        .target(
+            name: "LucidRisk",
+            dependencies: ["LucidCore", .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Resources/default-rules.yaml")],
             swiftSettings: swiftSettings
         ),
         // Persistence: the store protocol and its SQLite (GRDB) implementation.
@@ -92,6 +102,7 @@ let package = Package(
                 "LucidStore",
                 "LucidServices",
                 "LucidHTTP",
+                "LucidRisk",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -104,6 +115,11 @@ let package = Package(
         .testTarget(
             name: "LucidCoreTests",
             dependencies: ["LucidCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "LucidRiskTests",
+            dependencies: ["LucidCore", "LucidRisk"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

@@ -78,6 +78,10 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable {
     case serviceOverloaded = "service_overloaded"
     case storageUnavailable = "storage_unavailable"
     case internalError = "internal_error"
+    // Risk (issue 6). A challenge is answered with `second_factor_required` (identity's code), not one of these.
+    case riskBlocked = "risk_blocked"
+    case riskReview = "risk_review"
+    case riskRulesInvalid = "risk_rules_invalid"
 }
 
 /// Languages Lucid answers in.

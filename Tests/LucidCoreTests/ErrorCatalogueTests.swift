@@ -14,6 +14,8 @@ struct ErrorCatalogueTests {
         "expired_at": .text("2026-11-25T08:00:00.000Z"), "method": .text("PATCH"), "path": .text("/v1/nothing"),
         "required_role": .text("admin"), "resets_at": .text("2026-11-26T00:00:00.000Z"), "state": .text("pending"),
         "tier": .int(0),
+        "risk_reason": .text("unusual_activity"), "decision_id": .text("sim-e42"),
+        "review_until": .text("2026-11-26T08:00:00.000Z"), "line": .int(12),
     ]
 
     @Test("every code has a status, both languages, a detail without placeholders and a next step", arguments: ErrorCode.allCases)
@@ -44,6 +46,7 @@ struct ErrorCatalogueTests {
             .dailyLimitExceeded: 422, .payeeNotFound: 404, .accountFrozen: 403, .transactionNotFound: 404,
             .transferAlreadyPosted: 409, .transferAlreadyVoided: 409, .transferExpired: 409, .routeNotFound: 404,
             .clientOutdated: 426, .serviceOverloaded: 503, .storageUnavailable: 503, .internalError: 500,
+            .riskBlocked: 403, .riskReview: 423, .riskRulesInvalid: 422,
         ]
         for (code, status) in expected {
             #expect(LucidError(code).status == status, "\(code.rawValue)")
