@@ -426,7 +426,7 @@ enum Compiler {
                 var set: [Double] = []
                 for item in items {
                     guard case .number(let n, _) = item else {
-                        throw .init(message: "a number cannot be in a list of strings", offset: item.offset)
+                        throw .init(message: "this list must hold numbers, like the value before \"in\"", offset: item.offset)
                     }
                     set.append(n)
                 }
@@ -437,7 +437,7 @@ enum Compiler {
                 var set: Set<String> = []
                 for item in items {
                     guard case .string(let s, _) = item else {
-                        throw .init(message: "a string cannot be in a list of numbers", offset: item.offset)
+                        throw .init(message: "this list must hold strings, like the value before \"in\"", offset: item.offset)
                     }
                     set.insert(s)
                 }
@@ -591,12 +591,37 @@ enum Compiler {
         }
     }
 
-    /// "did you mean …" for a mistyped feature name: the catalogue name with the same last part, if any.
+    /// "did you mean …" for a mistyped feature name: the closest catalogue name within three edits.
     static func suggestion(for name: String) -> String {
+        var best: (name: String, distance: Int)?
+        for feature in FeatureCatalog.all {
+            let distance = editDistance(Array(name.utf8), Array(feature.name.utf8), limit: 3)
+            if distance <= 3, distance < (best?.distance ?? .max) { best = (feature.name, distance) }
+        }
+        if let best { return "; did you mean \(best.name)?" }
         let last = name.split(separator: ".").last.map(String.init) ?? name
         if let match = FeatureCatalog.all.first(where: { $0.name.hasSuffix("." + last) }) {
             return "; did you mean \(match.name)?"
         }
         return ""
+    }
+
+    /// Levenshtein distance, giving up (returning `limit + 1`) once every path exceeds `limit`.
+    static func editDistance(_ a: [UInt8], _ b: [UInt8], limit: Int) -> Int {
+        if abs(a.count - b.count) > limit { return limit + 1 }
+        var previous = Array(0...b.count)
+        var current = Array(repeating: 0, count: b.count + 1)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            current[0] = i
+            var rowMin = current[0]
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                rowMin = min(rowMin, current[j])
+            }
+            if rowMin > limit { return limit + 1 }
+            swap(&previous, &current)
+        }
+        return a.isEmpty ? b.count : previous[b.count]
     }
 }

@@ -602,6 +602,7 @@ private struct World {
                     let retry = RiskEvent.login(id: eventID + "-2fa", customer: profile.id, time: time, succeeded: succeeded,
                                                 device: device, sourceAddress: source, country: country, secondFactorVerified: true)
                     state.put(inputs, after: event, action: .challenge)
+                    record?(RecordedEvent(event: event, context: contexts[customer], recordedAction: .challenge))
                     (decision, inputs) = evaluate(retry, customer: customer, state: &state, measured: false, label: nil)
                     enforced = decision.action
                     state.put(inputs, after: retry, action: enforced)
@@ -660,6 +661,7 @@ private struct World {
                                                 country: country, balanceBefore: Money(balances[customer], .cny),
                                                 secondFactorVerified: true)
                     state.put(inputs, after: event, action: .challenge)
+                    record?(RecordedEvent(event: event, context: contexts[customer], payeeContext: payeeContext, recordedAction: .challenge))
                     (decision, inputs) = evaluate(retry, customer: customer, state: &state, measured: false, label: nil)
                     enforced = decision.action
                     state.put(inputs, after: retry, action: enforced)
