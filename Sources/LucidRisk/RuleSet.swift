@@ -91,18 +91,16 @@ public struct RuleSet: Sendable {
     public static let scoreRange = -1_000...1_000
     public static let idLengthMax = 64
 
-    /// The rules bundled with Lucid (Sources/LucidRisk/Resources/default-rules.yaml).
-    public static func bundledDefault() -> RuleSet {
-        guard let url = Bundle.module.url(forResource: "default-rules", withExtension: "yaml"),
-              let data = try? Data(contentsOf: url) else {
-            preconditionFailure("the bundled default-rules.yaml is missing from the LucidRisk resources")
-        }
+    /// The rules bundled with Lucid (Sources/LucidRisk/Resources/default-rules.yaml), loaded once.
+    public static func bundledDefault() -> RuleSet { bundled }
+
+    private static let bundled: RuleSet = {
         do {
-            return try load(yaml: String(decoding: data, as: UTF8.self))
+            return try load(yaml: bundledDefaultText())
         } catch {
             preconditionFailure("the bundled default rules do not load: \(error)")
         }
-    }
+    }()
 
     /// The bundled default rules' text (to write out as a starting point for an operator's own file).
     public static func bundledDefaultText() -> String {

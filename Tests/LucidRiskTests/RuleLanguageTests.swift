@@ -222,6 +222,8 @@ struct RuleSetTests {
     }
 
     @Test("other mistakes are refused with a line too", arguments: [
+        ("event.amount >= 1000", "event.country >= 1000", 11, "cannot compare a string"),
+        ("event.amount >= 1000", "event.amount", 11, "must be true or false"),
         ("    score: 50", "    score: 5000", 12, "score must be between"),
         ("    score: 50", "    scor: 50", 12, "unknown rule key"),
         ("    decision: review", "    decision: allow", 17, "decision must be"),
@@ -259,6 +261,14 @@ struct RuleSetTests {
         #expect(holder.shadow?.version == "draft")
         try holder.reloadShadow(yaml: nil)
         #expect(holder.shadow == nil)
+    }
+
+    @Test("docs/RISK.md describes every feature of the catalogue")
+    func documented() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/RISK.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        for feature in FeatureCatalog.all { #expect(text.contains("`\(feature.name)`"), "\(feature.name) is not in docs/RISK.md") }
+        for rule in defaultRules.rules { #expect(text.contains("`\(rule.id)`"), "\(rule.id) is not in docs/RISK.md") }
     }
 
     @Test("thresholds map scores to actions", arguments: [
