@@ -65,6 +65,20 @@ public struct SimulationReport: Sendable, Hashable, Codable {
             case moneyOut = "money_out", challenged, heldOrBlocked = "held_or_blocked", logins,
                  loginsChallenged = "logins_challenged", loginsRefused = "logins_refused"
         }
+        private enum RateKeys: String, CodingKey { case challengedRate = "challenged_rate", heldOrBlockedRate = "held_or_blocked_rate" }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(moneyOut, forKey: .moneyOut)
+            try c.encode(challenged, forKey: .challenged)
+            try c.encode(heldOrBlocked, forKey: .heldOrBlocked)
+            try c.encode(logins, forKey: .logins)
+            try c.encode(loginsChallenged, forKey: .loginsChallenged)
+            try c.encode(loginsRefused, forKey: .loginsRefused)
+            var rates = encoder.container(keyedBy: RateKeys.self)
+            try rates.encode(challengedRate, forKey: .challengedRate)
+            try rates.encode(heldOrBlockedRate, forKey: .heldOrBlockedRate)
+        }
     }
 
     public struct Scenario: Sendable, Hashable, Codable {
@@ -82,6 +96,19 @@ public struct SimulationReport: Sendable, Hashable, Codable {
         enum CodingKeys: String, CodingKey {
             case kind, count, stopped, moneyKeptRate = "money_kept_rate", minutesToDetectionMedian = "minutes_to_detection_median",
                  minutesToDetectionP90 = "minutes_to_detection_p90"
+        }
+        private enum RateKeys: String, CodingKey { case detectionRate = "detection_rate" }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(kind, forKey: .kind)
+            try c.encode(count, forKey: .count)
+            try c.encode(stopped, forKey: .stopped)
+            try c.encode(moneyKeptRate, forKey: .moneyKeptRate)
+            try c.encodeIfPresent(minutesToDetectionMedian, forKey: .minutesToDetectionMedian)
+            try c.encodeIfPresent(minutesToDetectionP90, forKey: .minutesToDetectionP90)
+            var rates = encoder.container(keyedBy: RateKeys.self)
+            try rates.encode(detectionRate, forKey: .detectionRate)
         }
     }
 
@@ -107,6 +134,20 @@ public struct SimulationReport: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case configuration, ruleSetVersion = "rule_set_version", events, legitimate, scenarios,
              ruleHitsLegitimate = "rule_hits_legitimate", ruleHitsAttack = "rule_hits_attack"
+    }
+    private enum TargetKeys: String, CodingKey { case meetsTargets = "meets_targets" }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(configuration, forKey: .configuration)
+        try c.encode(ruleSetVersion, forKey: .ruleSetVersion)
+        try c.encode(events, forKey: .events)
+        try c.encode(legitimate, forKey: .legitimate)
+        try c.encode(scenarios, forKey: .scenarios)
+        try c.encode(ruleHitsLegitimate, forKey: .ruleHitsLegitimate)
+        try c.encode(ruleHitsAttack, forKey: .ruleHitsAttack)
+        var targets = encoder.container(keyedBy: TargetKeys.self)
+        try targets.encode(meetsTargets, forKey: .meetsTargets)
     }
 }
 

@@ -66,11 +66,15 @@ struct SimulatorTests {
     }
 
     @Test("the same seed gives the same report; another seed gives other traffic")
-    func seeded() {
+    func seeded() throws {
         let small = SimulationConfiguration(customers: 100, days: 5, seed: 3)
         let a = RiskSimulator(configuration: small, ruleSet: defaultRules).run()
         let b = RiskSimulator(configuration: small, ruleSet: defaultRules).run()
         #expect(a == b)
+        let json = try JSONEncoder().encode(a)
+        #expect(try JSONDecoder().decode(SimulationReport.self, from: json) == a)
+        let text = String(decoding: json, as: UTF8.self)
+        #expect(text.contains("\"meets_targets\"") && text.contains("\"detection_rate\"") && text.contains("\"challenged_rate\""))
         let c = RiskSimulator(configuration: SimulationConfiguration(customers: 100, days: 5, seed: 4), ruleSet: defaultRules).run()
         #expect(c.events != a.events)
     }
