@@ -69,6 +69,28 @@ public struct CustomerFeatures: Sendable, Hashable, Codable {
         windows.total(channel.rawValue, over: span, at: now)
     }
 
+    /// Refuses stored state of another shape rather than trapping on it later: the store then
+    /// starts the customer afresh (features rebuild as traffic flows).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
+        windows = try c.decode(StandardWindows.self, forKey: .windows)
+        devices = try c.decode(RecentSet.self, forKey: .devices)
+        countries = try c.decode(RecentSet.self, forKey: .countries)
+        payees = try c.decode(RecentSet.self, forKey: .payees)
+        rails = try c.decode(RecentSet.self, forKey: .rails)
+        senders = try c.decode(RecentSet.self, forKey: .senders)
+        baseline = try c.decode(AmountBaseline.self, forKey: .baseline)
+        lastActivity = try c.decodeIfPresent(Int64.self, forKey: .lastActivity)
+        lastOutgoing = try c.decodeIfPresent(Int64.self, forKey: .lastOutgoing)
+        lastIncoming = try c.decodeIfPresent(Int64.self, forKey: .lastIncoming)
+        lastTopup = try c.decodeIfPresent(TopupMemory.self, forKey: .lastTopup)
+        guard schemaVersion == Self.schemaVersion, windows.channels == Channel.allCases.count else {
+            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c,
+                                                   debugDescription: "customer features of another schema version")
+        }
+    }
+
     /// Updates the state with an event and the action taken on it. Call once per evaluated
     /// event, after the decision, with the action that was enforced.
     ///
@@ -152,6 +174,16 @@ public struct PayeeFeatures: Sendable, Hashable, Codable {
 
     public init() {}
 
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
+        windows = try c.decode(StandardWindows.self, forKey: .windows)
+        firstPaid = try c.decodeIfPresent(Int64.self, forKey: .firstPaid)
+        guard schemaVersion == CustomerFeatures.schemaVersion, windows.channels == Channel.allCases.count else {
+            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c, debugDescription: "payee features of another schema version")
+        }
+    }
+
     func total(_ channel: Channel, _ span: StandardWindows.Span, at now: Timestamp) -> Int64 {
         windows.total(channel.rawValue, over: span, at: now)
     }
@@ -175,6 +207,16 @@ public struct SourceFeatures: Sendable, Hashable, Codable {
 
     public init(configuration: FeatureConfiguration = .default) {
         failingAccounts = RecentSet(capacity: configuration.sourceAccountsMax)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
+        windows = try c.decode(StandardWindows.self, forKey: .windows)
+        failingAccounts = try c.decode(RecentSet.self, forKey: .failingAccounts)
+        guard schemaVersion == CustomerFeatures.schemaVersion, windows.channels == 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c, debugDescription: "source features of another schema version")
+        }
     }
 
     /// A login from this source; only failures are counted.

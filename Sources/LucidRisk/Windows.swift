@@ -148,7 +148,24 @@ public struct StandardWindows: Sendable, Hashable, Codable {
         }
     }
 
+    /// Channels per bucket (the same in all three windows).
+    public var channels: Int { tenMinutes.channels }
+
     private enum CodingKeys: String, CodingKey { case tenMinutes = "10m", oneHour = "1h", oneDay = "24h" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tenMinutes = try c.decode(WindowRing.self, forKey: .tenMinutes)
+        oneHour = try c.decode(WindowRing.self, forKey: .oneHour)
+        oneDay = try c.decode(WindowRing.self, forKey: .oneDay)
+        let expected = StandardWindows(channels: tenMinutes.channels)
+        guard oneHour.channels == tenMinutes.channels, oneDay.channels == tenMinutes.channels,
+              (tenMinutes.bucketMilliseconds, tenMinutes.slots) == (expected.tenMinutes.bucketMilliseconds, expected.tenMinutes.slots),
+              (oneHour.bucketMilliseconds, oneHour.slots) == (expected.oneHour.bucketMilliseconds, expected.oneHour.slots),
+              (oneDay.bucketMilliseconds, oneDay.slots) == (expected.oneDay.bucketMilliseconds, expected.oneDay.slots) else {
+            throw DecodingError.dataCorruptedError(forKey: .tenMinutes, in: c, debugDescription: "windows of another shape")
+        }
+    }
 }
 
 /// A bounded set of recently seen keys (devices, countries, payees, rails, senders) with

@@ -231,4 +231,13 @@ struct FeatureTests {
         let next = transfer(5_000, to: "merchant:m9", at: at(minutes(8)))
         #expect(h.run(next) == restored.run(next))
     }
+
+    @Test("stored state of another shape is refused, not trapped on later")
+    func foreignShapeRefused() throws {
+        var json = String(decoding: try JSONEncoder().encode(CustomerFeatures()), as: UTF8.self)
+        json = json.replacingOccurrences(of: "\"schemaVersion\":1", with: "\"schemaVersion\":99")
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(CustomerFeatures.self, from: Data(json.utf8)) }
+        let payeeAsCustomer = try JSONEncoder().encode(PayeeFeatures())
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(SourceFeatures.self, from: payeeAsCustomer) }
+    }
 }
