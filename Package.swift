@@ -38,12 +38,22 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Pure domain: money, IDs, ledger rules, fees, limits, errors. No I/O.
         .target(
             name: "LucidCore",
             dependencies: [],
+            swiftSettings: swiftSettings
+        ),
+        // Risk engine: incremental features, a YAML rule language, decisions with explanations,
+        // shadow mode, backtest and a traffic simulator. Pure values and functions: no I/O except
+        // reading rules text the caller hands in (and the bundled default rules).
+        .target(
+            name: "LucidRisk",
+            dependencies: ["LucidCore", .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Resources/default-rules.yaml")],
             swiftSettings: swiftSettings
         ),
         // Persistence: the store protocol and its SQLite (GRDB) implementation.
@@ -105,6 +115,7 @@ let package = Package(
                 "LucidStore",
                 "LucidServices",
                 "LucidHTTP",
+                "LucidRisk",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -117,6 +128,11 @@ let package = Package(
         .testTarget(
             name: "LucidCoreTests",
             dependencies: ["LucidCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "LucidRiskTests",
+            dependencies: ["LucidCore", "LucidRisk"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

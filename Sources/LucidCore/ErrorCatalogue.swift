@@ -383,6 +383,29 @@ public enum ErrorCatalogue {
                           "账户刚被冻结；为保护您的资金安全，可在 \(p.text("available_at")) 之后解冻。")
             }, { p in [Localized("Try again after \(p.text("available_at")). If you did not freeze the account yourself, contact support.",
                                  "请在 \(p.text("available_at")) 之后重试。如果账户不是您本人冻结的，请联系客服。")] })
+        case .riskBlocked:
+            return e(403, Localized("Stopped for your security", "已拦截以保护您的账户"), { p in
+                let because = RiskReason.named(p.text("risk_reason")).explanation
+                return Localized("This request was stopped to protect you because \(because.en). Nothing was taken from your balance.",
+                                 "为保护您的资金安全，由于\(because.zh)，本次请求已被拦截，余额未被扣除。")
+            }, { _ in [Localized("If you made this request, contact support and quote the request id; retrying will not help.",
+                                 "如确为本人操作，请联系客服并提供请求编号；重复尝试不会成功。"),
+                       Localized("If you did not, change your password and freeze your account at once.",
+                                 "如非本人操作，请立即修改密码并冻结账户。")] })
+        case .riskReview:
+            return e(423, Localized("Under security review", "安全审核中"), { p in
+                let because = RiskReason.named(p.text("risk_reason")).explanation
+                return Localized("This is being checked by our security team because \(because.en); it will be decided by \(p.text("review_until")).",
+                                 "由于\(because.zh)，该请求正在接受安全审核，将在 \(p.text("review_until")) 前完成。")
+            }, { _ in [Localized("You do not need to do anything: you will be told the result either way.",
+                                 "您无需任何操作，审核结果都会通知您。"),
+                       contactSupport] })
+        case .riskRulesInvalid:
+            return e(422, Localized("Risk rules refused", "风控规则未通过校验"), { p in
+                Localized("The rules file was refused at line \(p.text("line")): \(p.text("reason")). The rules in force did not change.",
+                          "规则文件第 \(p.text("line")) 行未通过校验：\(p.text("reason"))。当前生效的规则保持不变。")
+            }, { _ in [Localized("Correct the file and load it again; see docs/RISK.md for the rule language.",
+                                 "请修正文件后重新加载；规则语言说明见 docs/RISK.md。")] })
         }
     }
 

@@ -90,6 +90,10 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable {
     case regionNotSupported = "region_not_supported"
     case unfreezeCoolingOff = "unfreeze_cooling_off"
     case sessionNotFound = "session_not_found"
+    // Risk (issue 6). A challenge is answered with `second_factor_required` (identity's code), not one of these.
+    case riskBlocked = "risk_blocked"
+    case riskReview = "risk_review"
+    case riskRulesInvalid = "risk_rules_invalid"
 }
 
 /// Languages Lucid answers in.

@@ -17,6 +17,8 @@ struct ErrorCatalogueTests {
         // Account protection (issue 4)
         "locked_until": .text("2026-11-25T08:15:00.000Z"), "methods": .text("totp, recovery_code"),
         "retry_after_seconds": .int(15), "country": .text("KP"), "available_at": .text("2026-11-26T08:00:00.000Z"),
+        "risk_reason": .text("unusual_activity"), "decision_id": .text("sim-e42"),
+        "review_until": .text("2026-11-26T08:00:00.000Z"), "line": .int(12),
     ]
 
     @Test("every code has a status, both languages, a detail without placeholders and a next step", arguments: ErrorCode.allCases)
@@ -52,6 +54,7 @@ struct ErrorCatalogueTests {
             .accountLocked: 423, .secondFactorRequired: 401, .secondFactorInvalid: 401, .rateLimited: 429,
             .resetTokenInvalid: 400, .totpAlreadyEnabled: 409, .totpNotEnabled: 409, .accountDormant: 403,
             .regionNotSupported: 403, .unfreezeCoolingOff: 409,
+            .riskBlocked: 403, .riskReview: 423, .riskRulesInvalid: 422,
         ]
         for (code, status) in expected {
             #expect(LucidError(code).status == status, "\(code.rawValue)")
