@@ -55,6 +55,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Payment rails: the bank / processor port, a sandbox bank with fault injection (in process and
+        // over HTTP), resilience (timeouts, retries, circuit breakers), callback signatures, settlement
+        // reports and reconciliation.
+        .target(
+            name: "LucidGateway",
+            dependencies: [
+                "LucidCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Use cases: one entry point per operation, wiring core + store + clock.
         .target(
             name: "LucidServices",
@@ -92,6 +109,7 @@ let package = Package(
                 "LucidStore",
                 "LucidServices",
                 "LucidHTTP",
+                "LucidGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -112,6 +130,15 @@ let package = Package(
                 "LucidCore", "LucidStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "LucidGatewayTests",
+            dependencies: [
+                "LucidCore", "LucidGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: testSwiftSettings
         ),

@@ -14,6 +14,9 @@ struct ErrorCatalogueTests {
         "expired_at": .text("2026-11-25T08:00:00.000Z"), "method": .text("PATCH"), "path": .text("/v1/nothing"),
         "required_role": .text("admin"), "resets_at": .text("2026-11-26T00:00:00.000Z"), "state": .text("pending"),
         "tier": .int(0),
+        // Payment rails (issue 5)
+        "rail": .text("bank-a"), "alternative_rail": .text("bank-b"), "retry_after_seconds": .int(30),
+        "bank_reason": .text("R02_account_closed"), "event_id": .text("evt_bank-a_000042"), "line_number": .int(17),
     ]
 
     @Test("every code has a status, both languages, a detail without placeholders and a next step", arguments: ErrorCode.allCases)
