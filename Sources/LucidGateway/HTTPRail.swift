@@ -117,6 +117,16 @@ public struct HTTPRail: PaymentRail {
         }
     }
 
+    /// A client suited to rails: a 2 s connect timeout and no silent retries of a refused
+    /// connection, so a bank that is down fails fast as `unavailable` (and opens the breaker)
+    /// instead of costing every call its whole timeout. The caller shuts it down.
+    public static func makeClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(2))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
     // MARK: Plumbing
 
     private func call(_ request: HTTPClientRequest, timeout: Duration) async throws -> (Int, [UInt8]) {
@@ -182,11 +192,12 @@ public struct HTTPRail: PaymentRail {
         }
         if error is CancellationError { return .connectionLost("cancelled") }
         // Connecting failed (refused, unreachable): nothing was sent.
-        let text = String(reflecting: error)
-        if text.contains("Connect") || text.contains("connect") || text.contains("ECONNREFUSED") || text.contains("refused") {
-            return .unavailable(text)
+        if let error = error as? IOError, [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH].contains(error.errnoCode) {
+            return .unavailable("\(error)")
         }
-        return .connectionLost(text)
+        // NIOPosix wraps failed connection attempts to every address of a host in NIOConnectionError.
+        if String(describing: type(of: error)) == "NIOConnectionError" { return .unavailable("\(error)") }
+        return .connectionLost(String(describing: error))
     }
 
     /// Percent-encodes everything but unreserved characters (RFC 3986).
