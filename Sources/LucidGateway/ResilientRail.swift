@@ -166,7 +166,9 @@ public final class ResilientRail: PaymentRail, Sendable {
                 if attempt < policy.attemptsMax {
                     try await sleeper.sleep(for: backoff(afterAttempt: attempt))
                 }
-            } catch let error as CancellationError {
+            } catch {
+                // Cancelled, or failed on our side (e.g. the local disk): says nothing about the
+                // rail, but a probe must not stay out forever.
                 state.withLock { $0.breaker.abandonProbe() }
                 throw error
             }

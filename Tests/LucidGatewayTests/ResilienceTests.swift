@@ -71,6 +71,25 @@ final class AnswerLosingRail: PaymentRail, Sendable {
     }
 }
 
+/// A rail that throws the given errors in turn, then succeeds.
+final class ThrowingRail: PaymentRail, Sendable {
+    let id: RailID = "bank-a"
+    private let errors: Mutex<[any Error]>
+    private let count = Mutex(0)
+    init(_ errors: [any Error]) { self.errors = Mutex(errors) }
+    var calls: Int { count.withLock { $0 } }
+
+    func submit(_ request: RailRequest, timeout: Duration) async throws -> RailReceipt {
+        count.withLock { $0 += 1 }
+        if let error = errors.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { throw error }
+        return RailReceipt(rail: id, reference: request.reference, bankID: "B", status: .pending(expectedBy: start),
+                           acceptedAt: start, isReplay: false)
+    }
+    func status(of reference: RailReference, timeout: Duration) async throws -> RailReceipt? { nil }
+    func downloadSettlementReport(for day: SettlementDay, to path: String, timeout: Duration) async throws
+        -> SettlementReportDownload { throw RailCallError.timedOut }
+}
+
 /// A rail that ignores the timeout it is given and never answers.
 struct HangingRail: PaymentRail {
     let id: RailID = "bank-h"
@@ -181,6 +200,19 @@ struct ResilienceTests {
         #expect(rail.health == .operational)
         _ = try await rail.submit(request("r7"))
         #expect(scripted.references.count == 6)
+    }
+
+    @Test("a probe that fails on our side (not the rail's) is given back: the next call probes again")
+    func probeGivenBack() async throws {
+        let f = Fixture()
+        let rail = f.resilient(ThrowingRail([RailCallError.timedOut, FileError.cannotWrite(28)]), policy: ResiliencePolicy(
+            attemptsMax: 1, deadlineGrace: nil, breaker: .init(failureThreshold: 1, windowSeconds: 60, openSeconds: 30)))
+        _ = try? await rail.submit(request("r1"))
+        #expect(rail.health == .outage)
+        f.clock.advance(seconds: 30)
+        await #expect(throws: FileError.cannotWrite(28)) { try await rail.submit(request("r2")) }
+        _ = try await rail.submit(request("r3"))
+        #expect(rail.breakerState == .closed)
     }
 
     @Test("breaker as a value: old failures fall out of the window; one probe at a time")
