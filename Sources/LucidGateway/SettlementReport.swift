@@ -114,7 +114,7 @@ public final class SettlementReportWriter {
         var offset = 0
         try buffer.withUnsafeBytes { raw in
             while offset < raw.count {
-                let written = Glibc_write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                let written = writeDescriptor(descriptor, raw.baseAddress! + offset, raw.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
                     throw FileError.cannotWrite(errno)
@@ -191,7 +191,7 @@ public final class SettlementReportReader: Sequence, IteratorProtocol {
     public func close() {
         guard !closed else { return }
         closed = true
-        _ = Glibc_close(descriptor)
+        _ = closeDescriptor(descriptor)
     }
 
     private func readHeader() throws {
@@ -460,7 +460,7 @@ public final class SettlementReportReader: Sequence, IteratorProtocol {
 }
 
 // `close` and `write` are shadowed by methods above; these name the C functions.
-@inline(__always) private func Glibc_close(_ descriptor: Int32) -> Int32 { close(descriptor) }
-@inline(__always) private func Glibc_write(_ descriptor: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
+@inline(__always) private func closeDescriptor(_ descriptor: Int32) -> Int32 { close(descriptor) }
+@inline(__always) private func writeDescriptor(_ descriptor: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
     write(descriptor, pointer, count)
 }
