@@ -71,6 +71,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Payment rails: the bank / processor port, a sandbox bank with fault injection (in process and
+        // over HTTP), resilience (timeouts, retries, circuit breakers), callback signatures, settlement
+        // reports and reconciliation.
+        .target(
+            name: "LucidGateway",
+            dependencies: [
+                "LucidCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Use cases: one entry point per operation, wiring core + store + clock.
         .target(
             name: "LucidServices",
@@ -116,6 +133,7 @@ let package = Package(
                 "LucidServices",
                 "LucidHTTP",
                 "LucidRisk",
+                "LucidGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -150,6 +168,17 @@ let package = Package(
                 "LucidCore", "LucidServices",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "LucidGatewayTests",
+            dependencies: [
+                "LucidCore", "LucidGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: testSwiftSettings
         ),

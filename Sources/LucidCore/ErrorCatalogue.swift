@@ -406,6 +406,81 @@ public enum ErrorCatalogue {
                           "规则文件第 \(p.text("line")) 行未通过校验：\(p.text("reason"))。当前生效的规则保持不变。")
             }, { _ in [Localized("Correct the file and load it again; see docs/RISK.md for the rule language.",
                                  "请修正文件后重新加载；规则语言说明见 docs/RISK.md。")] })
+        case .gatewayUnavailable:
+            return e(503, Localized("Bank connection unavailable", "银行通道暂不可用"), { p in
+                Localized("The payment rail \(p.text("rail")) is not available right now; nothing was sent to it and no money moved.",
+                          "支付通道 \(p.text("rail")) 当前不可用；本次请求未发送到该通道，资金没有变动。")
+            }, { p in
+                var steps: [Localized] = []
+                if p.values["alternative_rail"] != nil {
+                    steps.append(Localized("Use the payment rail \(p.text("alternative_rail")) instead; it is working normally.",
+                                           "可改用支付通道 \(p.text("alternative_rail"))，该通道运行正常。"))
+                }
+                if p.values["retry_after_seconds"] != nil {
+                    steps.append(Localized("Or try again in about \(p.text("retry_after_seconds")) seconds.",
+                                           "或在约 \(p.text("retry_after_seconds")) 秒后重试。"))
+                } else {
+                    steps.append(retryLater)
+                }
+                steps.append(Localized("The status page shows which bank connections are working.", "状态页面会显示各银行通道的运行情况。"))
+                return steps
+            })
+        case .gatewayTimeout:
+            return e(504, Localized("Bank did not answer in time", "银行响应超时"), { p in
+                Localized("The payment rail \(p.text("rail")) did not answer in time. The request may still go through: Lucid checks it with the bank and completes or cancels it automatically.",
+                          "支付通道 \(p.text("rail")) 未能及时响应。该请求仍可能成功：系统会向银行核实，并自动完成或撤销。")
+            }, { _ in [Localized("Check the transaction's state in your history before doing anything else.",
+                                 "请先在交易记录中查看该笔交易的状态。"),
+                       Localized("If you retry, use the same Idempotency-Key: nothing will be paid twice.",
+                                 "如需重试，请使用相同的 Idempotency-Key，资金不会被重复扣划。")] })
+        case .bankDeclined:
+            return e(422, Localized("Declined by the bank", "银行拒绝了该笔交易"), { p in
+                let code = p.text("bank_reason")
+                let why: Localized
+                switch code {
+                case "R01_insufficient_funds": why = Localized("the bank account does not have enough money", "银行账户余额不足")
+                case "R02_account_closed": why = Localized("the bank account is closed", "银行账户已销户")
+                case "R61_limit_exceeded": why = Localized("a limit at the bank is exceeded", "超过了银行的限额")
+                case "R91_bank_maintenance": why = Localized("the bank is in maintenance", "银行系统正在维护")
+                default: why = Localized("the bank gave no further reason", "银行未说明具体原因")
+                }
+                return Localized("The payment rail \(p.text("rail")) declined this: \(why.en) (\(code)). No money moved.",
+                                 "支付通道 \(p.text("rail")) 拒绝了该笔交易：\(why.zh)（\(code)）。资金没有变动。")
+            }, { p in
+                switch p.text("bank_reason") {
+                case "R01_insufficient_funds":
+                    return [Localized("Add money to the bank account or use a smaller amount.", "请向银行账户存入资金，或减少金额。")]
+                case "R02_account_closed":
+                    return [Localized("Link another bank account.", "请绑定其他银行账户。")]
+                case "R61_limit_exceeded":
+                    return [Localized("Use a smaller amount, or ask your bank to raise its limit.", "请减少金额，或联系银行提高限额。")]
+                case "R91_bank_maintenance":
+                    return [retryLater, Localized("Or use another bank connection if one is offered.", "或改用其他可用的银行通道。")]
+                default:
+                    return [Localized("Contact your bank for the reason.", "请联系您的银行了解原因。"), contactSupport]
+                }
+            })
+        case .railNotFound:
+            return e(404, Localized("Payment rail not found", "支付通道不存在"), { p in
+                Localized("No payment rail named \(p.text("rail")) is configured.", "没有配置名为 \(p.text("rail")) 的支付通道。")
+            }, { _ in [Localized("List the configured rails and use one of their names.", "请查看已配置的支付通道，并使用其中之一的名称。")] })
+        case .callbackSignatureInvalid:
+            return e(401, Localized("Callback signature invalid", "回调签名无效"), { p in
+                Localized("The callback's signature could not be verified (\(p.text("reason"))); it was not applied.",
+                          "无法验证该回调的签名（\(p.text("reason"))），回调未被处理。")
+            }, { _ in [Localized("Sign the exact body with the shared secret and the current time, in the header X-Rail-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">.",
+                                 "请使用共享密钥和当前时间对原始请求体签名，并放入请求头 X-Rail-Signature: t=<Unix 秒>,v1=<对 \"t.body\" 的 HMAC-SHA256 十六进制值>。")] })
+        case .callbackReplayed:
+            return e(409, Localized("Callback already received", "回调已接收"), { p in
+                Localized("The event \(p.text("event_id")) was already received; it is not applied again.",
+                          "事件 \(p.text("event_id")) 已经接收过，不会重复处理。")
+            }, { _ in [Localized("Nothing to do: treat this answer as delivered.", "无需处理：可视为已送达。")] })
+        case .settlementReportInvalid:
+            return e(422, Localized("Not a settlement report", "结算对账文件无效"), { p in
+                Localized("The file is not a settlement report: line \(p.text("line_number")): \(p.text("reason")).",
+                          "该文件不是有效的结算对账文件：第 \(p.text("line_number")) 行：\(p.text("reason"))。")
+            }, { _ in [Localized("Download the report from the rail again; check its format against docs/GATEWAY.md.",
+                                 "请重新从支付通道下载对账文件，并对照 docs/GATEWAY.md 检查格式。")] })
         }
     }
 

@@ -94,6 +94,14 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable {
     case riskBlocked = "risk_blocked"
     case riskReview = "risk_review"
     case riskRulesInvalid = "risk_rules_invalid"
+    // Payment rails (issue 5)
+    case gatewayUnavailable = "gateway_unavailable"
+    case gatewayTimeout = "gateway_timeout"
+    case bankDeclined = "bank_declined"
+    case railNotFound = "rail_not_found"
+    case callbackSignatureInvalid = "callback_signature_invalid"
+    case callbackReplayed = "callback_replayed"
+    case settlementReportInvalid = "settlement_report_invalid"
 }
 
 /// Languages Lucid answers in.

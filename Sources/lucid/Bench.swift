@@ -12,7 +12,7 @@ import NIOHTTP1
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure throughput and latency (figures, never pass/fail).",
-                                                    subcommands: [LedgerBench.self, HTTPBench.self, RiskBench.self])
+                                                    subcommands: [LedgerBench.self, HTTPBench.self, RiskBench.self, ReconcileBench.self])
 }
 
 /// One measured configuration, as printed by `--json`.

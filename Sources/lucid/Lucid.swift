@@ -14,7 +14,7 @@ struct Lucid: AsyncParsableCommand {
         commandName: "lucid",
         abstract: "Lucid Wallet: a digital wallet service with a double-entry ledger.",
         subcommands: [Serve.self, Migrate.self, OperatorCommand.self, MerchantCommand.self, Verify.self, Backup.self, Restore.self,
-                      ExportStatement.self, Bench.self, Simulate.self]
+                      ExportStatement.self, Bench.self, Simulate.self, SandboxBankCommand.self]
     )
 }
 

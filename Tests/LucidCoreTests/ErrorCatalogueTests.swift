@@ -19,6 +19,9 @@ struct ErrorCatalogueTests {
         "retry_after_seconds": .int(15), "country": .text("KP"), "available_at": .text("2026-11-26T08:00:00.000Z"),
         "risk_reason": .text("unusual_activity"), "decision_id": .text("sim-e42"),
         "review_until": .text("2026-11-26T08:00:00.000Z"), "line": .int(12),
+        // Payment rails (issue 5)
+        "rail": .text("bank-a"), "alternative_rail": .text("bank-b"),
+        "bank_reason": .text("R02_account_closed"), "event_id": .text("evt_bank-a_000042"), "line_number": .int(17),
     ]
 
     @Test("every code has a status, both languages, a detail without placeholders and a next step", arguments: ErrorCode.allCases)
