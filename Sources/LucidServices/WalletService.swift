@@ -72,9 +72,8 @@ public struct WalletService: Sendable {
         try requireMayPay(customer)
         let recipient = try await findPayee(payee)
         guard recipient.id != customer.user.id else { throw LucidError(.selfTransferNotAllowed) }
-        if let replay = try await replayIfKnown(claim, customer) { return replay }
         let newPayee = customer.user.totpEnabled ? !(try await store.hasPaid(customer.user.id, recipient.id)) : false
-        try await stepUpIfNeeded(customer, money, newPayee: newPayee, proof: proof)
+        if let replay = try await stepUpOrReplay(customer, money, newPayee: newPayee, proof: proof, claim: claim) { return replay }
         let fee = try configuration.fees.fee(.transfer, amount: money)
         let from = Mask.name(customer.user.displayName), to = Mask.name(recipient.displayName)
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .transfer,
@@ -99,8 +98,7 @@ public struct WalletService: Sendable {
         let claim = claim(customer, idempotencyKey, ["payment", merchantID.rawValue, String(amount), currency.code, memo ?? ""])
         try requireMayPay(customer)
         guard let merchant = try await store.merchant(merchantID) else { throw LucidError(.merchantNotFound) }
-        if let replay = try await replayIfKnown(claim, customer) { return replay }
-        try await stepUpIfNeeded(customer, money, newPayee: false, proof: proof)
+        if let replay = try await stepUpOrReplay(customer, money, newPayee: false, proof: proof, claim: claim) { return replay }
         let fee = try configuration.fees.fee(.payment, amount: money)
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .payment,
                                 debit: .customer(customer.user.id, currency), credit: .merchant(merchant.id, currency),
@@ -120,8 +118,7 @@ public struct WalletService: Sendable {
         let money = Money(try Validate.amount(amount), currency)
         let claim = claim(customer, idempotencyKey, ["withdrawal", String(amount), currency.code])
         try requireMayPay(customer)
-        if let replay = try await replayIfKnown(claim, customer) { return replay }
-        try await stepUpIfNeeded(customer, money, newPayee: false, proof: proof)
+        if let replay = try await stepUpOrReplay(customer, money, newPayee: false, proof: proof, claim: claim) { return replay }
         let fee = try configuration.fees.fee(.withdrawal, amount: money)
         let now = clock.now()
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .withdrawal,
@@ -135,21 +132,24 @@ public struct WalletService: Sendable {
         }
     }
 
-    /// A retried request whose key already went through answers with the first result
-    /// before any step-up is asked for again (the second factor was proven the first time).
+    /// Asks for a fresh second factor when the rules say so (2FA on, and a large amount or a new
+    /// payee). A retried request whose key already went through answers with its first result
+    /// instead: the second factor was proven the first time. Nothing is read when no step-up applies.
+    private func stepUpOrReplay(_ customer: Customer, _ money: Money, newPayee: Bool, proof: SecondFactorProof,
+                                claim: IdempotencyClaim) async throws -> (TransactionView, Int)? {
+        guard let reason = identity.policy.stepUp(amount: money, newPayee: newPayee, twoFactorOn: customer.user.totpEnabled) else {
+            return nil
+        }
+        if let replay = try await replayIfKnown(claim, customer) { return replay }
+        try await identity.stepUp(customer, reason: reason.rawValue, proof: proof)
+        return nil
+    }
+
     private func replayIfKnown(_ claim: IdempotencyClaim, _ customer: Customer) async throws -> (TransactionView, Int)? {
         guard let record = try await store.idempotentResult(scope: claim.scope, key: claim.key) else { return nil }
         guard record.requestHash == claim.requestHash else { throw LucidError(.idempotencyKeyReused) }
         guard let transaction = try await store.transaction(record.transactionID) else { return nil }
         return (TransactionView(transaction, reader: customer.user.id), record.statusCode)
-    }
-
-    /// Asks for a fresh second factor when the rules say so (2FA on, and a large amount or a new payee).
-    private func stepUpIfNeeded(_ customer: Customer, _ money: Money, newPayee: Bool, proof: SecondFactorProof) async throws {
-        guard let reason = identity.policy.stepUp(amount: money, newPayee: newPayee, twoFactorOn: customer.user.totpEnabled) else {
-            return
-        }
-        try await identity.stepUp(customer, reason: reason.rawValue, proof: proof)
     }
 
     private func moneyParams(_ money: Money, _ counterparty: String) -> [String: ErrorParam] {
