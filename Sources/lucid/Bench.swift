@@ -215,11 +215,16 @@ struct HTTPBench: AsyncParsableCommand {
         var accounts: [(email: String, token: String)] = []
         for index in 0..<customers {
             let email = "bench-\(run)-\(index)@example.com"
-            _ = try await call(client, "POST", baseURL + "/v1/users", body: [
-                "email": email, "password": "bench-password-\(index)", "display_name": "Bench \(index)", "country": "CN"])
+            let registered = try await call(client, "POST", baseURL + "/v1/users", body: [
+                "email": email, "password": "steady lantern river", "display_name": "Load Tester", "country": "CN"])
+            guard registered.status == 201 else {
+                throw ValidationError("registration failed: \(registered.status) \(registered.json["code"] as? String ?? "")")
+            }
             let session = try await call(client, "POST", baseURL + "/v1/sessions",
-                                         body: ["login": email, "password": "bench-password-\(index)"])
-            guard let token = session.json["token"] as? String else { throw ValidationError("login failed: \(session.status)") }
+                                         body: ["login": email, "password": "steady lantern river"])
+            guard let token = session.json["token"] as? String else {
+                throw ValidationError("login failed: \(session.status) \(session.json["code"] as? String ?? "")")
+            }
             _ = try await call(client, "POST", baseURL + "/v1/topups", token: token, key: "fund-\(run)-\(index)",
                                body: ["amount": 100_000, "currency": "CNY"])
             accounts.append((email, token))

@@ -47,7 +47,8 @@ final class PostgresLedgerBackend: LedgerBackend {
             var batch = LedgerBatch(source: snapshot, now: now, ids: ids, capacity: commands.count)
             let results = commands.map { batch.apply($0) }
             try await Self.persist(batch.changes, connection)
-            for statement in EffectsSQL.statements(batch.changes.effects, endpoints: endpoints) {
+            // Many rows per statement: a round trip per notification would dominate the batch.
+            for statement in EffectsSQL.statements(batch.changes.effects, endpoints: endpoints, rowsPerStatement: Self.rowsPerStatementMax) {
                 try await connection.execute(statement)
             }
             return results
@@ -213,40 +214,60 @@ struct PostgresLedgerSnapshot: LedgerStateSource {
             }
         }
 
-        // Accounts named by owner, then every account involved, locked in id order.
-        let owners = refs.filter { !$0.owner.hasPrefix("system:") }
-        let systems = refs.filter { $0.owner.hasPrefix("system:") }
-        for chunk in Array(owners).chunked(PostgresLedgerBackend.inListMax / 2) {
-            let condition = Array(repeating: "(owner_id = ? AND currency = ?)", count: chunk.count).joined(separator: " OR ")
-            for row in try await connection.query(SQLStatement("SELECT id FROM accounts WHERE \(condition)",
-                                                      binds: chunk.flatMap { [SQLValue.text($0.owner), .text($0.currency.code)] })) {
-                accountIDs.insert(try row.int(0))
-            }
-        }
-        for chunk in Array(systems).chunked(PostgresLedgerBackend.inListMax / 2) {
-            let condition = Array(repeating: "(code = ? AND currency = ?)", count: chunk.count).joined(separator: " OR ")
-            let binds = chunk.flatMap { [SQLValue.text(String($0.owner.dropFirst("system:".count))), .text($0.currency.code)] }
-            for row in try await connection.query(SQLStatement("SELECT id FROM accounts WHERE \(condition)", binds: binds)) {
-                accountIDs.insert(try row.int(0))
-            }
-        }
-        for chunk in accountIDs.sorted().chunked(PostgresLedgerBackend.inListMax) {
-            let rows = try await connection.query(SQLStatement("""
-                SELECT id, kind, currency, posted, pending_out, pending_in, entry_seq, owner_id, code FROM accounts
-                WHERE id IN (\(SQLStatement.placeholders(chunk.count))) ORDER BY id FOR UPDATE
-                """, binds: chunk.map(SQLValue.int)))
-            for row in rows {
-                guard let kind = AccountKind(rawValue: try row.text(1)), let currency = Currency.named(try row.text(2)) else {
-                    throw SQLError.decoding("account \(try row.int(0)) has an unknown kind or currency")
+        // Every account involved, found and locked in one statement ordered by id, so two processes
+        // always take their row locks in the same order and never deadlock on each other. A batch
+        // naming more accounts than one statement takes finds them first and locks them in sorted chunks.
+        let named = Array(refs)
+        func condition(_ keys: ArraySlice<OwnerKey>) -> (String, [SQLValue]) {
+            var parts: [String] = []
+            var binds: [SQLValue] = []
+            for key in keys {
+                if key.owner.hasPrefix("system:") {
+                    parts.append("(code = ? AND currency = ?)")
+                    binds += [.text(String(key.owner.dropFirst("system:".count))), .text(key.currency.code)]
+                } else {
+                    parts.append("(owner_id = ? AND currency = ?)")
+                    binds += [.text(key.owner), .text(key.currency.code)]
                 }
-                let id = AccountID(try row.int(0))
-                snapshot.accountsByID[id] = AccountState(
-                    id: id, kind: kind, currency: currency,
-                    balance: AccountBalance(posted: try row.int(3), pendingOut: try row.int(4), pendingIn: try row.int(5)),
-                    entrySeq: try row.int(6))
-                let owner = try row[7].optionalText() ?? "system:" + (try row[8].optionalText() ?? "")
-                snapshot.accountsByOwner[OwnerKey(owner: owner, currency: currency)] = id
             }
+            return (parts.joined(separator: " OR "), binds)
+        }
+        let lockColumns = "id, kind, currency, posted, pending_out, pending_in, entry_seq, owner_id, code"
+        var locked: [SQLRow] = []
+        if named.count + accountIDs.count <= PostgresLedgerBackend.inListMax / 2 {
+            var (text, binds) = condition(named[...])
+            if !accountIDs.isEmpty {
+                text += (text.isEmpty ? "" : " OR ") + "id IN (\(SQLStatement.placeholders(accountIDs.count)))"
+                binds += accountIDs.map(SQLValue.int)
+            }
+            if !text.isEmpty {
+                locked = try await connection.query(SQLStatement(
+                    "SELECT \(lockColumns) FROM accounts WHERE \(text) ORDER BY id FOR UPDATE", binds: binds))
+            }
+        } else {
+            for chunk in named.chunked(PostgresLedgerBackend.inListMax / 2) {
+                let (text, binds) = condition(chunk)
+                for row in try await connection.query(SQLStatement("SELECT id FROM accounts WHERE \(text)", binds: binds)) {
+                    accountIDs.insert(try row.int(0))
+                }
+            }
+            for chunk in accountIDs.sorted().chunked(PostgresLedgerBackend.inListMax) {
+                locked += try await connection.query(SQLStatement("""
+                    SELECT \(lockColumns) FROM accounts WHERE id IN (\(SQLStatement.placeholders(chunk.count))) ORDER BY id FOR UPDATE
+                    """, binds: chunk.map(SQLValue.int)))
+            }
+        }
+        for row in locked {
+            guard let kind = AccountKind(rawValue: try row.text(1)), let currency = Currency.named(try row.text(2)) else {
+                throw SQLError.decoding("account \(try row.int(0)) has an unknown kind or currency")
+            }
+            let id = AccountID(try row.int(0))
+            snapshot.accountsByID[id] = AccountState(
+                id: id, kind: kind, currency: currency,
+                balance: AccountBalance(posted: try row.int(3), pendingOut: try row.int(4), pendingIn: try row.int(5)),
+                entrySeq: try row.int(6))
+            let owner = try row[7].optionalText() ?? "system:" + (try row[8].optionalText() ?? "")
+            snapshot.accountsByOwner[OwnerKey(owner: owner, currency: currency)] = id
         }
 
         // Today's usage of every limit-checked payer (their rows are locked above).

@@ -580,26 +580,37 @@ extension SQLStore: AccountProtectionStore {
 
 /// The rows side effects become, the same for every store and for the ledger's batches.
 enum EffectsSQL {
-    static func statements(_ effects: SideEffects, endpoints: [String]) -> [SQLStatement] {
-        var statements: [SQLStatement] = []
+    /// The INSERTs for `effects`: one row per statement by default (SQLite caches the prepared
+    /// statement), or up to `rowsPerStatement` rows each (PostgreSQL: one round trip per table).
+    static func statements(_ effects: SideEffects, endpoints: [String], rowsPerStatement: Int = 1) -> [SQLStatement] {
+        var audit: [[SQLValue]] = []
         for entry in effects.audit {
-            statements.append(SQLStatement("""
-                INSERT INTO audit_log (id, at, actor, action, target_user_id, source_address, details) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, entry.id, entry.at, entry.actor, entry.action, entry.targetUserID, entry.sourceAddress, entry.details))
+            audit.append([.text(entry.id), entry.at.sqlValue, .text(entry.actor), .text(entry.action), entry.targetUserID.sqlValue,
+                          entry.sourceAddress.sqlValue, .text(entry.details)])
         }
+        var notifications: [[SQLValue]] = []
+        var deliveries: [[SQLValue]] = []
         for message in effects.notifications {
-            statements.append(SQLStatement("""
-                INSERT INTO notifications (id, user_id, category, type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)
-                """, message.id, message.userID, message.category.rawValue, message.type, message.payload, message.createdAt))
+            notifications.append([.text(message.id), message.userID.sqlValue, .text(message.category.rawValue), .text(message.type),
+                                  .text(message.payload), message.createdAt.sqlValue])
             for (index, endpoint) in endpoints.enumerated() {
-                statements.append(SQLStatement("""
-                    INSERT INTO notification_deliveries (id, notification_id, endpoint, secret, state, attempts, next_attempt_at)
-                    VALUES (?, ?, ?, ?, 'pending', 0, ?)
-                    """, "\(message.id):\(index)", message.id, endpoint, message.sealedSecret.map(SQLValue.blob) ?? .null,
-                    message.createdAt))
+                deliveries.append([.text("\(message.id):\(index)"), .text(message.id), .text(endpoint),
+                                   message.sealedSecret.map(SQLValue.blob) ?? .null, message.createdAt.sqlValue])
             }
         }
-        return statements
+        return rows(audit, "INSERT INTO audit_log (id, at, actor, action, target_user_id, source_address, details) VALUES", rowsPerStatement)
+            + rows(notifications, "INSERT INTO notifications (id, user_id, category, type, payload, created_at) VALUES", rowsPerStatement)
+            + rows(deliveries, """
+                INSERT INTO notification_deliveries (id, notification_id, endpoint, secret, next_attempt_at, state, attempts) VALUES
+                """, rowsPerStatement, suffix: ", 'pending', 0")
+    }
+
+    private static func rows(_ rows: [[SQLValue]], _ head: String, _ perStatement: Int, suffix: String = "") -> [SQLStatement] {
+        guard let width = rows.first?.count else { return [] }
+        let one = "(" + SQLStatement.placeholders(width) + suffix + ")"
+        return rows.chunked(max(1, perStatement)).map { chunk in
+            SQLStatement(head + " " + Array(repeating: one, count: chunk.count).joined(separator: ", "), binds: chunk.flatMap { $0 })
+        }
     }
 }
 
