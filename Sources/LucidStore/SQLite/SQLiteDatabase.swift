@@ -123,7 +123,8 @@ final class SQLiteDatabase: SQLDatabase {
 
         func query(_ sql: SQLStatement) async throws -> [SQLRow] { try syncQuery(sql) }
         private func syncQuery(_ sql: SQLStatement) throws -> [SQLRow] {
-            try SQLiteDatabase.mapErrors { try pool.read { db in try SQLiteDatabase.query(db, sql) } }
+            // One statement is its own snapshot in SQLite; GRDB's `read` would wrap it in BEGIN/COMMIT.
+            try SQLiteDatabase.mapErrors { try pool.unsafeRead { db in try SQLiteDatabase.query(db, sql) } }
         }
 
         func execute(_ sql: SQLStatement) async throws -> Int {

@@ -32,7 +32,7 @@ final class SQLiteLedgerBackend: LedgerBackend {
                     let results = commands.map { batch.apply($0) }
                     try SQLiteLedgerWriter.persist(batch.changes, db)
                     for statement in EffectsSQL.statements(batch.changes.effects, endpoints: endpoints) {
-                        try db.execute(sql: statement.text, arguments: SQLiteDatabase.arguments(statement.binds))
+                        try db.cachedStatement(sql: statement.text).execute(arguments: SQLiteDatabase.arguments(statement.binds))
                     }
                     return (results, batch.changes)
                 }
