@@ -83,10 +83,12 @@ class ServerStartError(RuntimeError):
 class LucidServer:
     """One `lucid serve` process on a given database; can be stopped, killed and restarted."""
 
-    def __init__(self, binary: Path, db: Path, workdir: Path, name: str = "lucid", database_url: str | None = None):
+    def __init__(self, binary: Path, db: Path, workdir: Path, name: str = "lucid", database_url: str | None = None,
+                 extra_args: list[str] | None = None):
         self.binary = binary
         self.db = db
         self.database_url = database_url
+        self.extra_args = extra_args or []
         self.workdir = workdir
         self.name = name
         self.proc: subprocess.Popen | None = None
@@ -116,7 +118,7 @@ class LucidServer:
         store = ["--database-url", self.database_url] if self.database_url else ["--db", str(self.db)]
         cmd = [
             str(self.binary), "serve", *store, "--host", HOST,
-            "--port", str(self.port), "--insecure-fast-password-hashing",
+            "--port", str(self.port), "--insecure-fast-password-hashing", *self.extra_args,
         ]
         with open(out, "wb") as fo, open(err, "wb") as fe:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, cwd=self.workdir)
@@ -195,11 +197,14 @@ class Harness:
         self.workdir = workdir
         self.db = workdir / "lucid.sqlite"
         self.database_url = database_url
+        # Extra `lucid serve` arguments for every server started from here (e.g. --config).
+        self.extra_serve_args: list[str] = []
         self.servers: list[LucidServer] = []
         self.cli_log: list[str] = []
 
     def server(self, name: str = "lucid") -> LucidServer:
-        s = LucidServer(self.binary, self.db, self.workdir, name=f"{name}{len(self.servers)}", database_url=self.database_url)
+        s = LucidServer(self.binary, self.db, self.workdir, name=f"{name}{len(self.servers)}", database_url=self.database_url,
+                        extra_args=self.extra_serve_args)
         self.servers.append(s)
         return s.start()
 
