@@ -168,10 +168,12 @@ struct PostgresLedgerSnapshot: LedgerStateSource {
         }
 
         // Idempotency keys, and the transactions they point at (a replay reports their state).
+        // A join with a VALUES list, not a long OR: PostgreSQL plans thousands of ORs slowly.
         for chunk in claims.chunked(PostgresLedgerBackend.inListMax / 2) {
-            let condition = Array(repeating: "(scope = ? AND key = ?)", count: chunk.count).joined(separator: " OR ")
             let rows = try await connection.query(SQLStatement("""
-                SELECT scope, key, request_hash, transaction_id, status_code, created_at FROM idempotency_keys WHERE \(condition)
+                SELECT k.scope, k.key, k.request_hash, k.transaction_id, k.status_code, k.created_at
+                FROM idempotency_keys k JOIN (VALUES \(PostgresLedgerBackend.values(2, chunk.count))) AS v(scope, key)
+                  ON k.scope = v.scope AND k.key = v.key
                 """, binds: chunk.flatMap { [SQLValue.text($0.scope), .text($0.key)] }))
             for row in rows {
                 let record = IdempotencyRecord(requestHash: try row.text(2), transactionID: TransferID(try row.text(3)),
@@ -215,41 +217,43 @@ struct PostgresLedgerSnapshot: LedgerStateSource {
         }
 
         // Every account involved, found and locked in one statement ordered by id, so two processes
-        // always take their row locks in the same order and never deadlock on each other. A batch
-        // naming more accounts than one statement takes finds them first and locks them in sorted chunks.
+        // always take their row locks in the same order and never deadlock on each other. Accounts are
+        // named by owner (or system code) and currency, matched through a join with a VALUES list.
+        // A batch that also touches rows by id (resolve, reverse), or names more accounts than one
+        // statement takes, finds them first and then locks every id in sorted chunks.
         let named = Array(refs)
-        func condition(_ keys: ArraySlice<OwnerKey>) -> (String, [SQLValue]) {
+        /// A subquery for the ids of accounts named in `keys`: one indexed join per kind of name.
+        func idsOf(_ keys: ArraySlice<OwnerKey>) -> (sql: String, binds: [SQLValue]) {
+            let people = keys.filter { !$0.owner.hasPrefix("system:") }
+            let systems = keys.filter { $0.owner.hasPrefix("system:") }
             var parts: [String] = []
             var binds: [SQLValue] = []
-            for key in keys {
-                if key.owner.hasPrefix("system:") {
-                    parts.append("(code = ? AND currency = ?)")
-                    binds += [.text(String(key.owner.dropFirst("system:".count))), .text(key.currency.code)]
-                } else {
-                    parts.append("(owner_id = ? AND currency = ?)")
-                    binds += [.text(key.owner), .text(key.currency.code)]
-                }
+            if !people.isEmpty {
+                parts.append("""
+                    SELECT p.id FROM accounts p JOIN (VALUES \(PostgresLedgerBackend.values(2, people.count))) AS v(owner_id, currency)
+                      ON p.owner_id = v.owner_id AND p.currency = v.currency
+                    """)
+                binds += people.flatMap { [SQLValue.text($0.owner), .text($0.currency.code)] }
             }
-            return (parts.joined(separator: " OR "), binds)
+            if !systems.isEmpty {
+                parts.append("""
+                    SELECT s.id FROM accounts s JOIN (VALUES \(PostgresLedgerBackend.values(2, systems.count))) AS w(code, currency)
+                      ON s.code = w.code AND s.currency = w.currency
+                    """)
+                binds += systems.flatMap { [SQLValue.text(String($0.owner.dropFirst("system:".count))), .text($0.currency.code)] }
+            }
+            return (parts.joined(separator: " UNION ALL "), binds)
         }
         let lockColumns = "id, kind, currency, posted, pending_out, pending_in, entry_seq, owner_id, code"
         var locked: [SQLRow] = []
-        if named.count + accountIDs.count <= PostgresLedgerBackend.inListMax / 2 {
-            var (text, binds) = condition(named[...])
-            if !accountIDs.isEmpty {
-                text += (text.isEmpty ? "" : " OR ") + "id IN (\(SQLStatement.placeholders(accountIDs.count)))"
-                binds += accountIDs.map(SQLValue.int)
-            }
-            if !text.isEmpty {
-                locked = try await connection.query(SQLStatement(
-                    "SELECT \(lockColumns) FROM accounts WHERE \(text) ORDER BY id FOR UPDATE", binds: binds))
-            }
+        if accountIDs.isEmpty && !named.isEmpty && named.count <= PostgresLedgerBackend.inListMax / 2 {
+            let (ids, binds) = idsOf(named[...])
+            locked = try await connection.query(SQLStatement(
+                "SELECT \(lockColumns) FROM accounts WHERE id IN (\(ids)) ORDER BY id FOR UPDATE", binds: binds))
         } else {
             for chunk in named.chunked(PostgresLedgerBackend.inListMax / 2) {
-                let (text, binds) = condition(chunk)
-                for row in try await connection.query(SQLStatement("SELECT id FROM accounts WHERE \(text)", binds: binds)) {
-                    accountIDs.insert(try row.int(0))
-                }
+                let (ids, binds) = idsOf(chunk)
+                for row in try await connection.query(SQLStatement(ids, binds: binds)) { accountIDs.insert(try row.int(0)) }
             }
             for chunk in accountIDs.sorted().chunked(PostgresLedgerBackend.inListMax) {
                 locked += try await connection.query(SQLStatement("""
