@@ -4,6 +4,7 @@
 local customers = {}
 local counter = 0
 local thread_id = 0
+local run = "0"
 
 function setup(thread)
   thread_id = thread_id + 1
@@ -16,7 +17,15 @@ function init(args)
     local token, email = line:match("^(%S+)%s+(%S+)$")
     if token then customers[#customers + 1] = { token = token, email = email } end
   end
-  math.randomseed(os.time() + (id or 0) * 7919)
+  -- Every wrk process and thread needs its own sequence: identical seeds would send identical
+  -- requests (same sender, same key) from two processes, and the second would only be a replay.
+  local urandom = io.open("/dev/urandom", "rb")
+  local bytes = urandom:read(6)
+  urandom:close()
+  local seed = 0
+  for i = 1, #bytes do seed = seed * 256 + bytes:byte(i) end
+  math.randomseed(seed)
+  run = string.format("%x", seed)
 end
 
 function request()
@@ -28,7 +37,7 @@ function request()
   local headers = {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. customers[from].token,
-    ["Idempotency-Key"] = string.format("wrk-%d-%d-%d", os.time(), id or 0, counter),
+    ["Idempotency-Key"] = string.format("wrk-%s-%d-%d", run, id or 0, counter),
   }
   return wrk.format("POST", "/v1/transfers", headers, body)
 end
