@@ -128,8 +128,16 @@ struct OperatorAuthMiddleware: RouterMiddleware {
     }
 }
 
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive, spaces around the token ignored).
+/// Works on UTF-8 bytes: it runs on every authenticated request.
 func bearerToken(_ request: Request) throws(LucidError) -> String {
-    guard let header = request.headers[.authorization], header.count > 7,
-          header.prefix(7).lowercased() == "bearer " else { throw LucidError(.unauthenticated) }
-    return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+    guard let header = request.headers[.authorization] else { throw LucidError(.unauthenticated) }
+    let bytes = Array(header.utf8)
+    let scheme = Array("bearer ".utf8)
+    guard bytes.count > scheme.count,
+          zip(bytes, scheme).allSatisfy({ ($0 | 0x20) == $1 || ($0 == $1) }) else { throw LucidError(.unauthenticated) }
+    var start = scheme.count, end = bytes.count
+    while start < end, bytes[start] == UInt8(ascii: " ") { start += 1 }
+    while end > start, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
+    return String(decoding: bytes[start..<end], as: UTF8.self)
 }

@@ -72,6 +72,10 @@ struct IdentityRouteTests {
             expectProblem(try await api.call(.get, "/v1/wallets", token: "lcs_forged"), 401, "unauthenticated")
             expectProblem(try await api.call(.get, "/v1/wallets", token: op), 401, "unauthenticated")
             expectProblem(try await api.call(.get, "/v1/wallets", headers: ["Authorization": "Basic Zm9vOmJhcg=="]), 401, "unauthenticated")
+            expectProblem(try await api.call(.get, "/v1/wallets", headers: ["Authorization": "Bearer"]), 401, "unauthenticated")
+            let alice = try await api.customer("Alice")
+            #expect(try await api.call(.get, "/v1/wallets", headers: ["Authorization": "bearer   \(alice.token)  "]).status == 200,
+                    "the scheme is case-insensitive and spaces around the token are ignored")
         }
     }
 }
