@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -433,6 +434,27 @@ def assert_insufficient(resp: requests.Response, amount: int) -> dict:
     assert p["required"] == amount + fee, describe(resp)
     assert p["shortfall"] == p["required"] - p["available"] and p["shortfall"] > 0, describe(resp)
     return body
+
+
+def assert_histories_match(customers: list["Customer"], applied: list[dict]) -> None:
+    """Every customer's history lists exactly the applied transfers that involve them, each once,
+    plus its single top-up: nothing missing, nothing doubled, nothing phantom.
+
+    `applied` holds records with the transaction `id` and the `from` / `to` user ids."""
+    involved: dict[str, Counter] = defaultdict(Counter)
+    for rec in applied:
+        involved[rec["from"]][rec["id"]] += 1
+        involved[rec["to"]][rec["id"]] += 1
+    for c in customers:
+        hist = c.history()
+        all_ids = Counter(t["id"] for t in hist)
+        dup = [i for i, n in all_ids.items() if n > 1]
+        assert not dup, f"history of {c} lists {dup[:3]} more than once"
+        transfers = Counter(t["id"] for t in hist if t["kind"] == "transfer")
+        missing = set(involved[c.id]) - set(transfers)
+        extra = set(transfers) - set(involved[c.id])
+        assert not missing and not extra, f"history of {c}: missing {sorted(missing)[:5]}, extra {sorted(extra)[:5]}"
+        assert sum(1 for t in hist if t["kind"] == "topup") == 1, f"history of {c} should hold one top-up"
 
 
 # ---------------------------------------------------------------- PostgreSQL

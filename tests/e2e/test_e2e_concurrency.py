@@ -6,12 +6,11 @@ import os
 import random
 import threading
 import time
-from collections import Counter, defaultdict
 
 import requests
 
 from lucid_e2e import (
-    assert_insufficient, assert_transfer_created, call, describe, fund, new_key,
+    assert_histories_match, assert_insufficient, assert_transfer_created, call, describe, fund, new_key,
     new_session, register_customer,
 )
 
@@ -131,15 +130,7 @@ def test_e2e_concurrency(lucid, server):
         print(f"note: transfers charged {fees} in fees")
 
     # every customer's history holds exactly its recorded transfers, once each
-    involved: dict[str, Counter] = defaultdict(Counter)
-    for c in created:
-        involved[c["from"]][c["id"]] += 1
-        involved[c["to"]][c["id"]] += 1
-    for c in customers:
-        hist = c.history()
-        ids = Counter(t["id"] for t in hist if t["kind"] == "transfer")
-        assert ids == involved[c.id], f"history of {c} does not match the recorded transfers"
-        assert sum(1 for t in hist if t["kind"] == "topup") == 1
+    assert_histories_match(customers, created)
 
     # the ledger verifies: offline while serving, over HTTP, and after a clean stop
     report = lucid.assert_verify_ok()

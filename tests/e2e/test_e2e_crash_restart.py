@@ -6,12 +6,12 @@ import os
 import random
 import threading
 import time
-from collections import Counter, defaultdict
 
 import requests
 
 from lucid_e2e import (
-    assert_insufficient, assert_transfer_created, call, describe, fund, new_session, register_customer,
+    assert_histories_match, assert_insufficient, assert_transfer_created, call, describe, fund, new_session,
+    register_customer,
 )
 
 N_CUSTOMERS = 6
@@ -162,20 +162,7 @@ def test_e2e_crash_restart(lucid, server):
     print(f"{len(replayed)} of {len(lost)} lost requests applied on retry")
 
     # histories: exactly the applied transfers, each once, nothing extra (no phantom or doubled entries)
-    involved: dict[str, Counter] = defaultdict(Counter)
-    for rec in applied:
-        involved[rec["from"]][rec["id"]] += 1
-        involved[rec["to"]][rec["id"]] += 1
-    for c in customers:
-        hist = c.history()
-        all_ids = Counter(t["id"] for t in hist)
-        dup = [i for i, n in all_ids.items() if n > 1]
-        assert not dup, f"history of {c} lists {dup[:3]} more than once"
-        transfers = Counter(t["id"] for t in hist if t["kind"] == "transfer")
-        missing = set(involved[c.id]) - set(transfers)
-        extra = set(transfers) - set(involved[c.id])
-        assert not missing and not extra, f"history of {c}: missing {sorted(missing)[:5]}, extra {sorted(extra)[:5]}"
-        assert sum(1 for t in hist if t["kind"] == "topup") == 1
+    assert_histories_match(customers, applied)
 
     # balances reconcile exactly with the applied set; money is conserved
     expected = dict(topped)
