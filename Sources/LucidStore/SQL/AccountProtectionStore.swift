@@ -83,13 +83,16 @@ public struct AuditEntry: Sendable, Hashable {
     }
 }
 
-/// What a change also writes, in the same transaction: its audit events and notifications.
+/// What a change also writes, in the same transaction: its audit events and notifications
+/// (and, for money crossing a rail, the rail item and alert rows that go with it).
 public struct SideEffects: Sendable {
     public var audit: [AuditEntry] = []
     public var notifications: [OutboxMessage] = []
-    public init(audit: [AuditEntry] = [], notifications: [OutboxMessage] = []) {
+    public var gateway: [GatewayEffect] = []
+    public init(audit: [AuditEntry] = [], notifications: [OutboxMessage] = [], gateway: [GatewayEffect] = []) {
         self.audit = audit
         self.notifications = notifications
+        self.gateway = gateway
     }
     public static let none = SideEffects()
 }
@@ -460,7 +463,7 @@ extension SQLStore: AccountProtectionStore {
     }
 
     public func writeEffects(_ effects: SideEffects) async throws {
-        guard !effects.audit.isEmpty || !effects.notifications.isEmpty else { return }
+        guard !effects.audit.isEmpty || !effects.notifications.isEmpty || !effects.gateway.isEmpty else { return }
         try await publicErrors { try await database.write { try await write(effects, $0) } }
     }
 
@@ -581,7 +584,8 @@ extension SQLStore: AccountProtectionStore {
 /// The rows side effects become, the same for every store and for the ledger's batches.
 enum EffectsSQL {
     static func statements(_ effects: SideEffects, endpoints: [String]) -> [SQLStatement] {
-        var statements: [SQLStatement] = []
+        // Rail items first: they reference the journal rows written just before, and nothing here references them.
+        var statements: [SQLStatement] = GatewaySQL.statements(effects.gateway)
         for entry in effects.audit {
             statements.append(SQLStatement("""
                 INSERT INTO audit_log (id, at, actor, action, target_user_id, source_address, details) VALUES (?, ?, ?, ?, ?, ?, ?)
