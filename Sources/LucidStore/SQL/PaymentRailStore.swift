@@ -398,9 +398,11 @@ extension SQLStore: PaymentRailStore {
 
     public func noteRailItemPending(_ reference: TransferID, expectedBy: Timestamp, bankReference: String?,
                                     nextCheckAt: Timestamp) async throws -> Bool {
+        // The rail's first answer replaces Lucid's own estimate; later ones only move it forward.
+        // (Every expression sees the row as it was before this UPDATE.)
         try await write(SQLStatement("""
             UPDATE rail_items SET rail_state = 'pending', expected_by = ?, bank_reference = COALESCE(bank_reference, ?),
-                next_check_at = CASE WHEN next_check_at < ? THEN ? ELSE next_check_at END
+                next_check_at = CASE WHEN rail_state IS NULL OR next_check_at < ? THEN ? ELSE next_check_at END
             WHERE reference = ? AND state IN ('pending', 'escalated') AND (rail_state IS NULL OR rail_state = 'pending')
               AND (rail_state IS NULL OR expected_by < ?)
             """, expectedBy, bankReference, nextCheckAt, nextCheckAt, reference, expectedBy)) > 0
