@@ -239,6 +239,7 @@ public enum SandboxBankServer {
         return [
             "rail": configuration.id.rawValue, "currencies": configuration.currencies.map(\.code).sorted(),
             "settlement_delay_seconds": configuration.settlementDelaySeconds, "faults": faults,
+            "confirm_at_once": configuration.confirmsAtOnce.map(\.rawValue).sorted(),
         ]
     }
 

@@ -83,8 +83,10 @@ class ServerStartError(RuntimeError):
 class LucidServer:
     """One `lucid serve` process on a given database; can be stopped, killed and restarted."""
 
-    def __init__(self, binary: Path, db: Path, workdir: Path, name: str = "lucid", database_url: str | None = None):
+    def __init__(self, binary: Path, db: Path, workdir: Path, name: str = "lucid", database_url: str | None = None,
+                 extra_args: list[str] | None = None):
         self.binary = binary
+        self.extra_args = list(extra_args or [])
         self.db = db
         self.database_url = database_url
         self.workdir = workdir
@@ -116,7 +118,7 @@ class LucidServer:
         store = ["--database-url", self.database_url] if self.database_url else ["--db", str(self.db)]
         cmd = [
             str(self.binary), "serve", *store, "--host", HOST,
-            "--port", str(self.port), "--insecure-fast-password-hashing",
+            "--port", str(self.port), "--insecure-fast-password-hashing", *self.extra_args,
         ]
         with open(out, "wb") as fo, open(err, "wb") as fe:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, cwd=self.workdir)
@@ -198,10 +200,11 @@ class Harness:
         self.servers: list[LucidServer] = []
         self.cli_log: list[str] = []
 
-    def server(self, name: str = "lucid") -> LucidServer:
-        s = LucidServer(self.binary, self.db, self.workdir, name=f"{name}{len(self.servers)}", database_url=self.database_url)
+    def server(self, name: str = "lucid", extra_args: list[str] | None = None, port: int | None = None) -> LucidServer:
+        s = LucidServer(self.binary, self.db, self.workdir, name=f"{name}{len(self.servers)}", database_url=self.database_url,
+                        extra_args=extra_args)
         self.servers.append(s)
-        return s.start()
+        return s.start(port=port)
 
     def run_cli(self, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess:
         cmd = [str(self.binary), *args]
