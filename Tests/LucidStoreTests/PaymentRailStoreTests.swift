@@ -308,6 +308,35 @@ struct PaymentRailStoreTests {
         }
     }
 
+    /// SQLite has one writer per file by design; this is about PostgreSQL's several processes.
+    @Test("two processes resolving one hold at once: one wins, the other is refused, nothing moves twice",
+          arguments: Backend.available.filter { $0 == .postgres })
+    func concurrentResolution(backend: Backend) async throws {
+        try await withTwoStores(backend) { a, b, clock in
+            let user = try await Self.user(a, clock)
+            try await a.fund(user, 10_000)
+            var holds: [TransferID] = []
+            for _ in 0..<20 {
+                let id = TestID.transfer()
+                _ = try await a.submit(.create(NewTransaction(id: id, kind: .withdrawal, debit: .customer(user, .cny),
+                                                              credit: .system(.clearing(rail: "bank-a"), .cny), amount: Money(100, .cny),
+                                                              pending: true)))
+                holds.append(id)
+            }
+            for (index, id) in holds.enumerated() {
+                let second: PendingAction = index % 2 == 0 ? .post : .void
+                async let first = lucidError { try await a.submit(.resolve(id, .post, initiator: "a")) }
+                async let other = lucidError { try await b.submit(.resolve(id, second, initiator: "b")) }
+                let outcomes = await [first, other]
+                #expect(outcomes.filter { $0 == nil }.count == 1, "exactly one resolution: \(outcomes)")
+                #expect(outcomes.compactMap { $0?.code }.allSatisfy { [.transferAlreadyPosted, .transferAlreadyVoided].contains($0) })
+            }
+            let balance = try await a.balance(user)
+            #expect(balance.pendingOut == 0 && balance.posted <= 10_000 && balance.posted >= 8_000 && (10_000 - balance.posted) % 100 == 0)
+            #expect(try await a.verify().ok)
+        }
+    }
+
     @Test("the migration is named and last on both databases", arguments: Backend.available)
     func migrationName(backend: Backend) async throws {
         #expect(PostgresSchema.names.last == "2026-11-25-03-payment-rails")
