@@ -76,6 +76,9 @@ public struct GatewayConfiguration: Sendable {
 
     /// Waits between retries and in the sandbox; nil: real sleeps (tests give a `VirtualSleeper`).
     public var sleeper: (any GatewaySleeper)?
+    /// An in-process sandbox bank to use instead of making one (tests: two processes sharing one bank,
+    /// whose callbacks then go to the last process built).
+    public var sandboxBank: SandboxBank?
 
     public init() {}
 

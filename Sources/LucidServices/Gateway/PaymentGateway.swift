@@ -87,6 +87,9 @@ public final class PaymentGateway: Sendable {
             let http = HTTPRail.makeClient()
             client = http
             rails = configuration.rails.map { HTTPRail(id: $0.id, baseURL: url, client: http, logger: logger) }
+        } else if let bank = configuration.sandboxBank {
+            sandbox = bank
+            rails = configuration.rails.map { bank.rail($0.id) }
         } else {
             let bank = SandboxBank(
                 rails: configuration.rails.map {
