@@ -220,6 +220,7 @@ public enum BankWords {
         case "gateway_unavailable": Localized("the bank connection was unavailable", "银行通道暂不可用")
         case "not_received_by_rail": Localized("the bank never received it", "银行未收到该笔请求")
         case "operator_decision": Localized("our team checked it with the bank", "我们的团队已与银行核实")
+        case "cancelled": Localized("cancelled", "已取消")
         default: nil
         }
     }
