@@ -88,12 +88,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Use cases: one entry point per operation, wiring core + store + clock.
+        // Use cases: one entry point per operation, wiring core + store + gateway + clock.
         .target(
             name: "LucidServices",
             dependencies: [
                 "LucidCore",
                 "LucidStore",
+                "LucidGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -114,6 +116,7 @@ let package = Package(
                 "LucidCore",
                 "LucidStore",
                 "LucidServices",
+                "LucidGateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -185,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "LucidHTTPTests",
             dependencies: [
-                "LucidCore", "LucidStore", "LucidServices", "LucidHTTP",
+                "LucidCore", "LucidStore", "LucidServices", "LucidHTTP", "LucidGateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -481,6 +481,22 @@ public enum ErrorCatalogue {
                           "该文件不是有效的结算对账文件：第 \(p.text("line_number")) 行：\(p.text("reason"))。")
             }, { _ in [Localized("Download the report from the rail again; check its format against docs/GATEWAY.md.",
                                  "请重新从支付通道下载对账文件，并对照 docs/GATEWAY.md 检查格式。")] })
+        case .alertNotFound:
+            return e(404, Localized("Alert not found", "告警不存在"), { p in
+                Localized("There is no operator alert \(p.text("alert_id")).", "不存在编号为 \(p.text("alert_id")) 的运营告警。")
+            }, { _ in [Localized("List the alerts with GET /v1/ops/alerts and use one of their ids.",
+                                 "请通过 GET /v1/ops/alerts 查看告警列表，并使用其中的编号。")] })
+        case .alertAlreadyResolved:
+            return e(409, Localized("Alert already resolved", "告警已处理"), { p in
+                Localized("The alert \(p.text("alert_id")) was already resolved by \(p.text("resolved_by")) at \(p.text("resolved_at")); nothing was changed.",
+                          "告警 \(p.text("alert_id")) 已由 \(p.text("resolved_by")) 于 \(p.text("resolved_at")) 处理，本次未做任何更改。")
+            }, { _ in [Localized("Read the alert's note to see what was done.", "请查看该告警的处理说明，了解已采取的措施。")] })
+        case .reconciliationNotFound:
+            return e(404, Localized("Reconciliation not found", "对账记录不存在"), { p in
+                Localized("There is no reconciliation run \(p.text("reconciliation_id")).",
+                          "不存在编号为 \(p.text("reconciliation_id")) 的对账记录。")
+            }, { _ in [Localized("Start one with POST /v1/ops/reconciliations and use the id it returns.",
+                                 "请通过 POST /v1/ops/reconciliations 发起对账，并使用返回的编号。")] })
         }
     }
 

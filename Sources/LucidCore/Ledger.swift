@@ -9,13 +9,51 @@ public enum AccountKind: String, Sendable, Hashable, Codable {
     case system
 }
 
-/// Well-known system accounts, one per currency.
-public enum SystemAccount: String, Sendable, Hashable, CaseIterable {
-    /// Money that came in from (or went out to) the sandbox bank; its balance
-    /// is minus what the bank owes the wallet's customers.
-    case gatewayClearing = "gateway_clearing:sandbox"
+/// The operator's system accounts, one per currency: fee revenue, and one
+/// clearing account per payment rail (`gateway_clearing:bank-a`).
+///
+/// A clearing account mirrors money held at a rail: its balance is minus what
+/// the rail owes the wallet's customers. `gateway_clearing:sandbox` is the one
+/// clearing account from before rails were named; existing journals keep it.
+public struct SystemAccount: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    /// The account's code as stored (`fee_revenue`, `gateway_clearing:bank-a`).
+    public let rawValue: String
+
+    /// Accepts only codes Lucid makes: `fee_revenue` and `gateway_clearing:<rail>`.
+    public init?(rawValue: String) {
+        guard rawValue == SystemAccount.feeRevenue.rawValue || SystemAccount.clearingRail(of: rawValue) != nil else { return nil }
+        self.rawValue = rawValue
+    }
+
+    private init(code: String) { rawValue = code }
+
+    /// Money that came in from (or went out to) the unnamed sandbox bank of the first releases.
+    public static let gatewayClearing = SystemAccount(code: clearingPrefix + "sandbox")
     /// Fees earned by the operator.
-    case feeRevenue = "fee_revenue"
+    public static let feeRevenue = SystemAccount(code: "fee_revenue")
+
+    static let clearingPrefix = "gateway_clearing:"
+
+    /// The clearing account of one payment rail (`rail` as `RailID` spells it: lower-case letters,
+    /// digits and `-`, at most 32 characters).
+    public static func clearing(rail: String) -> SystemAccount {
+        let account = SystemAccount(code: clearingPrefix + rail)
+        precondition(clearingRail(of: account.rawValue) != nil, "invalid rail name \(rail)")
+        return account
+    }
+
+    /// The rail a clearing account belongs to, nil for other accounts.
+    public var rail: String? { SystemAccount.clearingRail(of: rawValue) }
+
+    static func clearingRail(of code: String) -> String? {
+        guard code.hasPrefix(clearingPrefix) else { return nil }
+        let rail = code.dropFirst(clearingPrefix.count)
+        guard !rail.isEmpty, rail.utf8.count <= 32,
+              rail.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }) else { return nil }
+        return String(rail)
+    }
+
+    public var description: String { rawValue }
 }
 
 /// Posted and pending amounts of one account; `available = posted − pendingOut`.

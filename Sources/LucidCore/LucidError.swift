@@ -102,6 +102,10 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable {
     case callbackSignatureInvalid = "callback_signature_invalid"
     case callbackReplayed = "callback_replayed"
     case settlementReportInvalid = "settlement_report_invalid"
+    // Payment rails in the wallet: operator alerts and reconciliation runs (issue 5)
+    case alertNotFound = "alert_not_found"
+    case alertAlreadyResolved = "alert_already_resolved"
+    case reconciliationNotFound = "reconciliation_not_found"
 }
 
 /// Languages Lucid answers in.

@@ -26,12 +26,18 @@ public enum NotificationKind: String, CaseIterable, Sendable, Codable {
     case withdrawalSettled = "withdrawal_settled"
     case withdrawalReturned = "withdrawal_returned"
     case transactionReversed = "transaction_reversed"
+    // Money crossing the wallet's edge (issue 5)
+    case topUpCredited = "top_up_credited"
+    case topUpFailed = "top_up_failed"
+    case bankTransferDelayed = "bank_transfer_delayed"
+    case balanceCorrected = "balance_corrected"
 
     public enum Category: String, Sendable { case security, transaction, support }
 
     public var category: Category {
         switch self {
-        case .moneyReceived, .moneySent, .withdrawalSettled, .withdrawalReturned, .transactionReversed: .transaction
+        case .moneyReceived, .moneySent, .withdrawalSettled, .withdrawalReturned, .transactionReversed, .topUpCredited,
+             .topUpFailed, .bankTransferDelayed, .balanceCorrected: .transaction
         case .newDeviceSignIn, .newCountrySignIn, .accountLocked, .accountUnlocked, .passwordChanged, .passwordResetRequested,
              .passwordResetCompleted, .twoFactorEnabled, .twoFactorDisabled, .recoveryCodeUsed, .accountFrozen, .accountUnfrozen,
              .sessionsRevoked, .verificationCode, .accountReactivated: .security
@@ -45,6 +51,8 @@ public enum NotificationKind: String, CaseIterable, Sendable, Codable {
         case .accountLocked, .passwordChanged, .passwordResetCompleted, .twoFactorDisabled, .recoveryCodeUsed,
              .sessionsRevoked, .passwordResetRequested: ["secure_my_account"]
         case .accountFrozen: ["unfreeze", "contact_support"]
+        case .topUpFailed, .bankTransferDelayed, .balanceCorrected: ["contact_support"]
+        case .topUpCredited: []
         case .accountUnlocked, .twoFactorEnabled, .accountUnfrozen, .verificationCode, .accountReactivated, .moneyReceived,
              .moneySent, .withdrawalSettled, .withdrawalReturned, .transactionReversed: []
         }
@@ -70,6 +78,13 @@ public enum NotificationCatalogue {
         var values = params
         for key in ["by"] { if case .text(let code)? = values[key] { values[key] = .text(ActorWords.who(code).text(language)) } }
         if case .text(let code)? = values["how"] { values["how"] = .text(ActorWords.how(code).text(language)) }
+        // Bank reason codes (`R01_insufficient_funds`) and movement directions become words too.
+        for key in ["reason", "bank_reason"] {
+            if case .text(let code)? = values[key], let words = BankWords.reason(code) { values[key] = .text(words.text(language)) }
+        }
+        if case .text(let code)? = values["direction"], let words = BankWords.movement(code) {
+            values["direction"] = .text(words.text(language))
+        }
         let text = localized(kind, ErrorCatalogue.Params(values: values))
         return NotificationText(title: text.title.text(language), body: text.body.text(language))
     }
@@ -149,6 +164,22 @@ public enum NotificationCatalogue {
             return (Localized("Transaction reversed", "交易已冲正"),
                     Localized("A transaction of \(p.money("amount")) was reversed: \(p.text("reason")).",
                               "一笔 \(p.money("amount")) 的交易已冲正：\(p.text("reason"))。"))
+        case .topUpCredited:
+            return (Localized("Top-up arrived", "充值已到账"),
+                    Localized("Your top-up of \(p.money("amount")) arrived from your bank and is in your wallet.",
+                              "您充值的 \(p.money("amount")) 已从银行到账，已存入钱包。"))
+        case .topUpFailed:
+            return (Localized("Top-up did not go through", "充值未成功"),
+                    Localized("Your top-up of \(p.money("amount")) did not go through (\(p.text("reason"))); nothing was credited and your bank should not have charged you.",
+                              "您充值的 \(p.money("amount")) 未能完成（\(p.text("reason"))），钱包未入账，银行也不应扣款。"))
+        case .bankTransferDelayed:
+            return (Localized("Taking longer than expected", "到账时间延长"),
+                    Localized("Your \(p.text("direction")) of \(p.money("amount")) is taking longer than the bank said. Our team is checking it with the bank and will tell you the result; you do not need to do anything.",
+                              "您的\(p.text("direction")) \(p.money("amount")) 处理时间超出银行预计。我们的团队正在与银行核实，结果会通知您，您无需任何操作。"))
+        case .balanceCorrected:
+            return (Localized("Balance corrected", "余额已更正"),
+                    Localized("After checking with the bank, \(p.money("amount")) was \(p.text("direction")) your wallet (\(p.text("note"))).",
+                              "经与银行核对，已\(p.text("direction"))您钱包 \(p.money("amount"))（\(p.text("note"))）。"))
         }
     }
 }
@@ -172,6 +203,36 @@ public enum ActorWords {
         case "password_reset": Localized("your password was reset", "您已重置密码")
         case "support": Localized("by customer support", "由客服解除")
         default: Localized(code, code)
+        }
+    }
+}
+
+/// Bank reason codes and movement words, in both languages, for notifications about money crossing the edge.
+public enum BankWords {
+    /// A rail's failure code (`R01_insufficient_funds`) or a Lucid resolution code, in words; nil for free text.
+    public static func reason(_ code: String) -> Localized? {
+        switch code {
+        case "R01_insufficient_funds": Localized("the bank account does not have enough money", "银行账户余额不足")
+        case "R02_account_closed": Localized("the bank account is closed", "银行账户已销户")
+        case "R61_limit_exceeded": Localized("a limit at the bank is exceeded", "超过了银行的限额")
+        case "R91_bank_maintenance": Localized("the bank is in maintenance", "银行系统正在维护")
+        case "R99_rejected": Localized("the bank rejected it", "银行拒绝了该笔交易")
+        case "gateway_unavailable": Localized("the bank connection was unavailable", "银行通道暂不可用")
+        case "not_received_by_rail": Localized("the bank never received it", "银行未收到该笔请求")
+        case "operator_decision": Localized("our team checked it with the bank", "我们的团队已与银行核实")
+        case "cancelled": Localized("cancelled", "已取消")
+        default: nil
+        }
+    }
+
+    /// `topup` / `withdrawal` (a movement) and `credited` / `debited` (a correction), in words.
+    public static func movement(_ code: String) -> Localized? {
+        switch code {
+        case "topup": Localized("top-up", "充值")
+        case "withdrawal": Localized("withdrawal", "提现")
+        case "credited": Localized("credited to", "存入")
+        case "debited": Localized("debited from", "扣回")
+        default: nil
         }
     }
 }

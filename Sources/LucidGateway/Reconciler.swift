@@ -109,6 +109,24 @@ public struct ReconciliationReport: Sendable {
     public internal(set) var malformedCount = 0
     /// Ledger items still pending that the report does not mention yet (in flight, not an exception).
     public internal(set) var ledgerInFlight = 0
+    /// What the rail says it moved that day, per currency in minor units: settled top-ups minus settled
+    /// withdrawals (each reference counted once). This is what the rail owes the operator for the day and
+    /// has not settled with it yet.
+    public internal(set) var railNetMinorUnits: [String: Int64] = [:]
+    /// The same figure from the ledger: posted top-ups minus posted withdrawals among the day's items,
+    /// i.e. minus how far the rail's clearing account moved for that day.
+    public internal(set) var ledgerNetMinorUnits: [String: Int64] = [:]
+
+    /// Per currency, how far the rail's clearing account is from what the rail says (rail − ledger);
+    /// only currencies that differ. Empty on a clean day.
+    public var clearingDifferences: [String: Int64] {
+        var out: [String: Int64] = [:]
+        for currency in Set(railNetMinorUnits.keys).union(ledgerNetMinorUnits.keys) {
+            let difference = (railNetMinorUnits[currency] ?? 0) &- (ledgerNetMinorUnits[currency] ?? 0)
+            if difference != 0 { out[currency] = difference }
+        }
+        return out
+    }
 
     public func tally(_ kind: ReconciliationClass, _ direction: RailDirection) -> ReconciliationTally {
         totals[kind]?[direction] ?? ReconciliationTally()
@@ -123,13 +141,14 @@ public struct ReconciliationReport: Sendable {
         ReconciliationClass.allCases.filter { $0 != .matched }.reduce(0) { $0 + count($1) }
     }
 
-    /// True when every line matched and every line was readable.
-    public var isClean: Bool { exceptionCount == 0 && malformedCount == 0 }
+    /// True when every line matched, every line was readable and the clearing account agrees with the rail.
+    public var isClean: Bool { exceptionCount == 0 && malformedCount == 0 && clearingDifferences.isEmpty }
 
     // MARK: Renderings
 
-    /// The report as JSON (snake_case, sorted keys).
-    public func json() -> [UInt8] {
+    /// The report as JSON (snake_case, sorted keys); without the exception list when `includingExceptions`
+    /// is false (a summary to store beside exceptions kept elsewhere).
+    public func json(includingExceptions: Bool = true) -> [UInt8] {
         struct Exception: Encodable {
             let kind: String, reference: String, direction: String, lineNumber: Int?, railAmountMinor: Int64?
             let ledgerAmountMinor: Int64?, currency: String, railState: String?, ledgerState: String?, bankID: String?
@@ -140,13 +159,19 @@ public struct ReconciliationReport: Sendable {
                 case ledgerState = "ledger_state", bankID = "bank_id", detail
             }
         }
+        struct Clearing: Encodable {
+            let railNetMinor: Int64, ledgerNetMinor: Int64, differenceMinor: Int64
+            enum CodingKeys: String, CodingKey {
+                case railNetMinor = "rail_net_minor", ledgerNetMinor = "ledger_net_minor", differenceMinor = "difference_minor"
+            }
+        }
         struct Document: Encodable {
-            let rail: String, day: String, clean: Bool, linesRead: Int
+            let rail: String, day: String, clean: Bool, linesRead: Int, clearing: [String: Clearing]
             let totals: [String: [String: ReconciliationTally]]
             let exceptions: [Exception], exceptionsOmitted: Int
             let malformedLines: [MalformedReportLine], malformedCount: Int, ledgerInFlight: Int
             enum CodingKeys: String, CodingKey {
-                case rail, day, clean, linesRead = "lines_read", totals, exceptions, exceptionsOmitted = "exceptions_omitted"
+                case rail, day, clean, linesRead = "lines_read", clearing, totals, exceptions, exceptionsOmitted = "exceptions_omitted"
                 case malformedLines = "malformed_lines", malformedCount = "malformed_count", ledgerInFlight = "ledger_in_flight"
             }
         }
@@ -156,9 +181,14 @@ public struct ReconciliationReport: Sendable {
             for direction in RailDirection.allCases { byDirection[direction.rawValue] = tally(kind, direction) }
             totals[kind.rawValue] = byDirection
         }
+        var clearing: [String: Clearing] = [:]
+        for currency in Set(railNetMinorUnits.keys).union(ledgerNetMinorUnits.keys) {
+            let railNet = railNetMinorUnits[currency] ?? 0, ledgerNet = ledgerNetMinorUnits[currency] ?? 0
+            clearing[currency] = Clearing(railNetMinor: railNet, ledgerNetMinor: ledgerNet, differenceMinor: railNet &- ledgerNet)
+        }
         let document = Document(
-            rail: rail.rawValue, day: day.description, clean: isClean, linesRead: linesRead, totals: totals,
-            exceptions: exceptions.map {
+            rail: rail.rawValue, day: day.description, clean: isClean, linesRead: linesRead, clearing: clearing, totals: totals,
+            exceptions: (includingExceptions ? exceptions : []).map {
                 Exception(kind: $0.kind.rawValue, reference: $0.reference.rawValue, direction: $0.direction.rawValue,
                           lineNumber: $0.lineNumber, railAmountMinor: $0.railAmountMinorUnits,
                           ledgerAmountMinor: $0.ledgerAmountMinorUnits, currency: $0.currency, railState: $0.railState?.rawValue,
@@ -254,6 +284,9 @@ public struct Reconciler: Sendable {
                                    detail: "the report lists this reference more than once")
                     continue
                 }
+                if line.finalState == .settled {
+                    try run.report.railNetMinorUnits.addSigned(line.amountMinorUnits, line.currency.code, line.direction)
+                }
                 batch.append((line, lineNumber))
                 if batch.count == Reconciler.lookupBatchSize {
                     try await classify(batch, into: &run)
@@ -266,6 +299,9 @@ public struct Reconciler: Sendable {
 
         // What the ledger has and the report does not.
         for try await items in ledger.items(rail: rail, day: day) {
+            for item in items where item.state == .posted {
+                try run.report.ledgerNetMinorUnits.addSigned(item.amount.minorUnits, item.amount.currency.code, item.direction)
+            }
             for item in items where !seen.contains(item.reference.rawValue) {
                 switch item.state {
                 case .pending:
@@ -464,6 +500,17 @@ public final class InMemoryReconciliationLedger: ReconciliationLedger, Sendable 
                 start += 1_000
             }
             continuation.finish()
+        }
+    }
+}
+
+extension Dictionary where Key == String, Value == Int64 {
+    /// Adds a top-up's amount, subtracts a withdrawal's, checked.
+    mutating func addSigned(_ minorUnits: Int64, _ currency: String, _ direction: RailDirection) throws(LucidError) {
+        let current = self[currency] ?? 0
+        switch direction {
+        case .topUp: self[currency] = try Checked.add(current, minorUnits)
+        case .withdrawal: self[currency] = try Checked.subtract(current, minorUnits)
         }
     }
 }

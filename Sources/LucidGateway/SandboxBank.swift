@@ -57,6 +57,8 @@ public actor SandboxBank {
     private let sleeper: any GatewaySleeper
     private var sink: RailCallbackSink?
     private var eventSequence = 0
+    /// Part of every event id: the bank's start time, so a restarted bank never reuses an id.
+    private let epoch: String
 
     public init(rails configurations: [SandboxRailConfiguration], seed: UInt64, clock: any WallClock,
                 sleeper: any GatewaySleeper = TaskSleeper(), callbackSink: RailCallbackSink? = nil) {
@@ -71,6 +73,7 @@ public actor SandboxBank {
         self.clock = clock
         self.sleeper = sleeper
         sink = callbackSink
+        epoch = String(clock.now().millisecondsSinceEpoch, radix: 36)
     }
 
     /// The port for one of this bank's rails.
@@ -154,8 +157,11 @@ public actor SandboxBank {
             let dueAt = now.adding(seconds: rail.configuration.settlementDelaySeconds)
             var entry = BookEntry(request: request, bankID: bankID, acceptedAt: now, status: .pending(expectedBy: dueAt),
                                   dueAt: dueAt, finalizedAt: nil, plannedFailure: failure)
-            if let failure, failure.isImmediate {
+            if let failure, failure.isImmediate || rail.configuration.confirmsAtOnce.contains(request.direction) {
                 entry.status = .failed(reason: failure, message: failure.defaultMessage)
+                entry.finalizedAt = now
+            } else if rail.configuration.confirmsAtOnce.contains(request.direction) {
+                entry.status = .settled(at: now)
                 entry.finalizedAt = now
             } else {
                 rail.pending.insert(request.reference)
@@ -323,7 +329,7 @@ public actor SandboxBank {
     private func callback(for entry: BookEntry, on id: RailID, at time: Timestamp) -> RailCallback {
         eventSequence += 1
         let number = String(eventSequence)
-        return RailCallback(eventID: "evt_\(id)_" + String(repeating: "0", count: max(0, 8 - number.count)) + number,
+        return RailCallback(eventID: "evt_\(id)_\(epoch)_" + String(repeating: "0", count: max(0, 8 - number.count)) + number,
                             rail: id, reference: entry.request.reference, bankID: entry.bankID, status: entry.status,
                             occurredAt: time)
     }

@@ -14,7 +14,8 @@ public struct SandboxServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// 0 picks a free port (reported to `onServerRunning`).
     public var port = 9090
-    /// Where signed callbacks go (`nil`: callbacks are dropped).
+    /// Where signed callbacks go (`nil`: callbacks are dropped). `{rail}` in it is replaced by the
+    /// callback's rail, e.g. `http://127.0.0.1:8080/v1/gateway/callbacks/{rail}`.
     public var callbackURL: String?
     /// The HMAC secret callbacks are signed with.
     public var callbackSecret = "sandbox-callback-secret"
@@ -238,6 +239,7 @@ public enum SandboxBankServer {
         return [
             "rail": configuration.id.rawValue, "currencies": configuration.currencies.map(\.code).sorted(),
             "settlement_delay_seconds": configuration.settlementDelaySeconds, "faults": faults,
+            "confirm_at_once": configuration.confirmsAtOnce.map(\.rawValue).sorted(),
         ]
     }
 
@@ -257,13 +259,20 @@ public enum SandboxBankServer {
     }
 }
 
-/// Makes due movements final every `interval` until the server shuts down.
-struct SettlementTicker: Service {
+/// Makes due movements final every `interval` until the server shuts down (the sandbox-bank
+/// server runs one; so does Lucid for its in-process sandbox).
+public struct SettlementTicker: Service {
     let bank: SandboxBank
     let interval: Duration
     let logger: Logger
 
-    func run() async throws {
+    public init(bank: SandboxBank, interval: Duration, logger: Logger) {
+        self.bank = bank
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do { try await Task.sleep(for: interval) } catch { return }
@@ -325,7 +334,7 @@ public final class HTTPCallbackSender: Service, Sendable {
         let body = RailWire.encode(callback)
         var wait = retryBase
         for attempt in 1...attemptsMax {
-            var request = HTTPClientRequest(url: url)
+            var request = HTTPClientRequest(url: url.replacingOccurrences(of: "{rail}", with: callback.rail.rawValue))
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             request.headers.add(name: CallbackSigner.headerName, value: signer.signature(for: body, at: clock.now()))

@@ -179,14 +179,18 @@ public struct SandboxRailConfiguration: Sendable, Hashable {
     /// Time from acceptance to the final state.
     public var settlementDelaySeconds: Int64
     public var faults: RailFaults
+    /// Directions the rail confirms in its answer to the submit (a card or instant-payment top-up):
+    /// the receipt is already `settled` (or `failed`) and so is the one callback.
+    public var confirmsAtOnce: Set<RailDirection>
 
     public init(id: RailID, currencies: Set<Currency> = [.cny], settlementDelaySeconds: Int64 = 5,
-                faults: RailFaults = .none) {
+                faults: RailFaults = .none, confirmsAtOnce: Set<RailDirection> = []) {
         precondition(settlementDelaySeconds >= 0, "settlement delay must not be negative")
         self.id = id
         self.currencies = currencies
         self.settlementDelaySeconds = settlementDelaySeconds
         self.faults = faults
+        self.confirmsAtOnce = confirmsAtOnce
     }
 
     public var descriptor: RailDescriptor { RailDescriptor(id: id, currencies: currencies) }

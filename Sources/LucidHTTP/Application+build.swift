@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     public var trustForwardedFor = false
     public var holdExpiryInterval: Duration = .seconds(30)
+    /// Payment rails: in-process sandbox rails by default, or a `lucid sandbox-bank` over HTTP.
+    public var gateway = GatewayConfiguration()
     public var logLevel: Logger.Level = .info
     public init() {}
 }
@@ -35,6 +37,8 @@ public struct LucidApplication: Sendable {
     public let wallet: WalletService
     public let identity: IdentityService
     public let store: SQLStore
+    /// The payment rails (tests drive the in-process sandbox and the sweeper through it).
+    public let gateway: PaymentGateway
     /// The outbox's webhook deliverer (tests drive it directly).
     public let delivery: NotificationDeliveryService
     /// Every route as `METHOD /path` (`:id` for parameters), for the OpenAPI coverage test.
@@ -70,8 +74,10 @@ public func buildApplication(
     let identity = IdentityService(store: store, configuration: configuration.identity, clock: clock, ids: ids,
                                    passwords: ScryptPasswordHasher(parameters: configuration.passwordHashing), secrets: secrets,
                                    passwordPolicy: passwordPolicy, logger: logger)
+    let gateway = try await PaymentGateway.make(configuration: configuration.gateway, store: store, clock: clock, ids: ids,
+                                                withdrawalExpectedSeconds: configuration.wallet.withdrawalExpectedSeconds, logger: logger)
     let wallet = WalletService(store: store, configuration: configuration.wallet, clock: clock, ids: ids, identity: identity,
-                               logger: logger)
+                               gateway: gateway, logger: logger)
     let delivery = NotificationDeliveryService(store: store, endpoints: configuration.webhooks, sender: webhookSender,
                                                secrets: secrets, clock: clock, logger: logger)
     let router = Router(context: LucidContext.self)
@@ -83,10 +89,11 @@ public func buildApplication(
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "lucid"),
-        services: [store, HoldExpiryService(wallet: wallet, interval: configuration.holdExpiryInterval, logger: logger), delivery],
+        services: [store, HoldExpiryService(wallet: wallet, interval: configuration.holdExpiryInterval, logger: logger), delivery]
+            + gateway.services(logger: logger),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
     let routeTable = router.routes.map { "\($0.method) \($0.path)" }
-    return LucidApplication(application: application, wallet: wallet, identity: identity, store: store, delivery: delivery,
-                            routeTable: routeTable)
+    return LucidApplication(application: application, wallet: wallet, identity: identity, store: store, gateway: gateway,
+                            delivery: delivery, routeTable: routeTable)
 }

@@ -25,9 +25,12 @@ struct SessionBody: Decodable, CarriesSecondFactor {
 }
 
 struct TopupBody: Decodable {
-    static let fields: Set<String> = ["amount", "currency"]
+    static let fields: Set<String> = ["amount", "currency", "rail", "bank_account"]
     var amount: Int64
     var currency: Currency
+    /// A payment rail by name (`bank-a`); without it the best working rail for the currency.
+    var rail: String?
+    var bankAccount: BankAccountBody?
 }
 
 struct PayeeBody: Decodable {
@@ -60,10 +63,12 @@ struct PaymentBody: Decodable, CarriesSecondFactor {
 }
 
 struct WithdrawalBody: Decodable, CarriesSecondFactor {
-    static let fields: Set<String> = Set(["amount", "currency", "bank_account_id"]).union(secondFactorFields)
+    static let fields: Set<String> = Set(["amount", "currency", "bank_account_id", "rail", "bank_account"]).union(secondFactorFields)
     var amount: Int64
     var currency: Currency
     var bankAccountId: String?
+    var rail: String?
+    var bankAccount: BankAccountBody?
     var totpCode: String?
     var recoveryCode: String?
     var verificationCode: String?
@@ -160,6 +165,7 @@ struct TransactionDTO: Encodable {
     var createdAt: String
     var reversesId: String?
     var reversedById: String?
+    var rail: String?
 
     init(_ view: TransactionView) {
         id = view.id.rawValue
@@ -178,6 +184,7 @@ struct TransactionDTO: Encodable {
         createdAt = view.createdAt.rfc3339
         reversesId = view.reversesID?.rawValue
         reversedById = view.reversedByID?.rawValue
+        rail = view.rail
     }
 }
 

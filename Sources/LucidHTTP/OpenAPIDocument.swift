@@ -28,11 +28,12 @@ enum OpenAPIDocument {
                 ["name": "money", "description": "Wallets and money movement"],
                 ["name": "history", "description": "Transaction history"],
                 ["name": "operations", "description": "Operator routes (operator bearer token)"],
+                ["name": "rails", "description": "Payment rails: signed callbacks, rail health, alerts, reconciliation"],
                 ["name": "service", "description": "Health, metrics and this document"],
             ],
-            "paths": paths(),
+            "paths": paths().merging(gatewayPaths()) { $1 },
             "components": [
-                "schemas": schemas(),
+                "schemas": schemas().merging(gatewaySchemas()) { $1 },
                 "securitySchemes": [
                     "customer": ["type": "http", "scheme": "bearer", "description": "Token from POST /v1/sessions (lcs_…)."],
                     "operator": ["type": "http", "scheme": "bearer", "description": "Token from `lucid operator create` (lop_…)."],
@@ -146,7 +147,8 @@ enum OpenAPIDocument {
                                       success: (200, "WalletList", "One wallet per currency"))],
             "/v1/topups": ["post": op("Top up from the bank", "money", .customer, idempotent: true, body: "TopupRequest",
                                       success: (201, "Transaction", "Credited (state posted)"),
-                                      also: [202: "Accepted: waiting for the bank (state pending)"], errors: moneyErrors)],
+                                      also: [202: "Accepted: waiting for the bank (state pending, with reason and expected_by)"],
+                                      errors: moneyErrors + railErrors)],
             "/v1/transfers": ["post": op("Transfer to another customer", "money", .customer, idempotent: true, body: "TransferRequest",
                                          success: (201, "Transaction", "Transferred"),
                                          errors: moneyErrors + [.payeeNotFound, .selfTransferNotAllowed])],
@@ -155,7 +157,7 @@ enum OpenAPIDocument {
                                         errors: moneyErrors + [.merchantNotFound])],
             "/v1/withdrawals": ["post": op("Withdraw to the bank", "money", .customer, idempotent: true, body: "WithdrawalRequest",
                                            success: (201, "Transaction", "Held (state pending) until the bank settles"),
-                                           errors: moneyErrors)],
+                                           errors: moneyErrors + railErrors)],
             "/v1/transactions": ["get": op("Own transactions, newest first", "history", .customer, query: pageQuery,
                                            success: (200, "TransactionPage", "A page of transactions"),
                                            errors: [.invalidCursor, .invalidField])],
@@ -307,7 +309,8 @@ enum OpenAPIDocument {
                 "available": ["type": "integer", "description": "posted − pending_out: what can be spent now"],
             ], required: ["currency", "posted", "pending_out", "pending_in", "available"], closed: false),
             "WalletList": object(["items": ["type": "array", "items": ref("Wallet")]], required: ["items"], closed: false),
-            "TopupRequest": object(["amount": money, "currency": currency], required: ["amount", "currency"]),
+            "TopupRequest": object(["amount": money, "currency": currency, "rail": railName, "bank_account": ref("BankAccount")],
+                                   required: ["amount", "currency"]),
             "Payee": object([
                 "phone": ["type": "string"], "email": ["type": "string"], "user_id": ["type": "string", "format": "uuid"],
             ], required: []),
@@ -319,7 +322,8 @@ enum OpenAPIDocument {
                 "merchant_id": ["type": "string", "format": "uuid"], "amount": money, "currency": currency,
                 "memo": ["type": "string", "maxLength": InputLimits.memoLengthMax],
             ].merging(factor) { $1 }, required: ["merchant_id", "amount", "currency"]),
-            "WithdrawalRequest": object(["amount": money, "currency": currency, "bank_account_id": ["type": "string"]]
+            "WithdrawalRequest": object(["amount": money, "currency": currency, "bank_account_id": ["type": "string"],
+                                         "rail": railName, "bank_account": ref("BankAccount")]
                                             .merging(factor) { $1 }, required: ["amount", "currency"]),
             "Counterparty": object([
                 "type": ["type": "string", "enum": ["customer", "merchant", "bank", "operator"]],
@@ -336,6 +340,7 @@ enum OpenAPIDocument {
                 "reason": ["type": ["string", "null"], "description": "Why a non-final transaction is where it is"],
                 "expected_by": nullableTime, "resolved_at": nullableTime, "created_at": time,
                 "reverses_id": nullableString, "reversed_by_id": nullableString,
+                "rail": ["type": ["string", "null"], "description": "The payment rail of a top-up or withdrawal"],
             ], required: ["id", "kind", "state", "amount", "currency", "fee", "counterparty", "created_at"], closed: false),
             "TransactionPage": object([
                 "items": ["type": "array", "items": ref("Transaction")], "next_cursor": nullableString,

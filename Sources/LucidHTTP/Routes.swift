@@ -67,6 +67,7 @@ struct Routes {
         ops.post("users/:id/unfreeze", use: operatorUnfreeze)
         ops.post("users/:id/unlock", use: operatorUnlock)
         ops.get("audit", use: operatorAudit)
+        registerGateway(v1: v1, ops: ops)
     }
 
     // MARK: Identity
@@ -106,8 +107,10 @@ struct Routes {
     @Sendable func topUp(_ request: Request, context: LucidContext) async throws -> Response {
         let customer = try context.requireCustomer()
         let key = try Validate.idempotencyKey(request.headers[.idempotencyKey])
-        let body = try await JSONBody.decode(TopupBody.self, from: request, allowedFields: TopupBody.fields)
-        let (view, status) = try await wallet.topUp(customer, amount: body.amount, currency: body.currency, idempotencyKey: key)
+        let body = try await JSONBody.decode(TopupBody.self, from: request, allowedFields: TopupBody.fields,
+                                             nested: ["bank_account": BankAccountBody.fields])
+        let (view, status) = try await wallet.topUp(customer, amount: body.amount, currency: body.currency, idempotencyKey: key,
+                                                    rail: body.rail, bankAccount: body.bankAccount?.input)
         return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
     }
 
@@ -143,9 +146,10 @@ struct Routes {
     @Sendable func withdraw(_ request: Request, context: LucidContext) async throws -> Response {
         let customer = try context.requireCustomer()
         let key = try Validate.idempotencyKey(request.headers[.idempotencyKey])
-        let body = try await JSONBody.decode(WithdrawalBody.self, from: request, allowedFields: WithdrawalBody.fields)
+        let body = try await JSONBody.decode(WithdrawalBody.self, from: request, allowedFields: WithdrawalBody.fields,
+                                             nested: ["bank_account": BankAccountBody.fields])
         let (view, status) = try await wallet.withdraw(customer, amount: body.amount, currency: body.currency, idempotencyKey: key,
-                                                       proof: body.proof)
+                                                       proof: body.proof, rail: body.rail, bankAccount: body.bankAccount?.input)
         return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
     }
 

@@ -32,6 +32,8 @@ public struct TransactionView: Sendable, Hashable {
     public var expectedBy: Timestamp?
     public var reversesID: TransferID?
     public var reversedByID: TransferID?
+    /// The payment rail of a top-up or withdrawal.
+    public var rail: String? = nil
 }
 
 extension TransactionView {
@@ -43,10 +45,21 @@ extension TransactionView {
             id: record.id, kind: record.kind, state: record.state, amount: record.amount, fee: record.fee,
             currency: record.currency, direction: reader == nil ? nil : (outgoing ? "out" : "in"),
             counterparty: CounterpartyView(party: other), memo: record.memo,
-            reason: record.reason ?? TransactionView.defaultReason(record.kind, record.state),
+            reason: TransactionView.reason(record),
             createdAt: record.createdAt, resolvedAt: record.resolvedAt,
-            expectedBy: record.state == .pending ? record.timeoutAt : nil,
-            reversesID: record.reversesID, reversedByID: record.reversedByID)
+            expectedBy: record.state == .pending ? (record.railExpectedBy ?? record.timeoutAt) : nil,
+            reversesID: record.reversesID, reversedByID: record.reversedByID, rail: record.rail)
+    }
+
+    /// A rail's reason (`waiting_for_bank`, `bank_not_responding`, a bank's code) wins over the journal's while
+    /// it applies: pending, or voided with the bank's reason.
+    static func reason(_ record: TransactionRecord) -> String? {
+        if record.rail != nil, record.state != .posted, let reason = record.railReason { return reason }
+        if record.rail != nil, record.state == .pending { return "waiting_for_bank" }
+        if record.state != .pending, record.reason == "waiting_for_bank" {
+            return defaultReason(record.kind, record.state)
+        }
+        return record.reason ?? defaultReason(record.kind, record.state)
     }
 
     static func defaultReason(_ kind: TransferKind, _ state: TransferState) -> String? {
@@ -70,9 +83,9 @@ extension CounterpartyView {
         case .merchant:
             self.init(type: "merchant", name: party.displayName ?? "merchant", login: nil, merchantID: party.ownerID)
         case .system:
-            let isBank = party.code?.hasPrefix("gateway_clearing") ?? false
-            self.init(type: isBank ? "bank" : "operator", name: isBank ? "Sandbox Bank" : "Lucid Wallet",
-                      login: nil, merchantID: nil)
+            let rail = party.code.flatMap(SystemAccount.init(rawValue:))?.rail
+            let name = rail.map { $0 == "sandbox" ? "Sandbox Bank" : $0 } ?? "Lucid Wallet"
+            self.init(type: rail != nil ? "bank" : "operator", name: name, login: nil, merchantID: nil)
         }
     }
 }

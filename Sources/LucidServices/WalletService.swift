@@ -14,16 +14,19 @@ public struct WalletService: Sendable {
     public let clock: any WallClock
     public let ids: any IDGenerator
     public let identity: IdentityService
+    /// The payment rails top-ups and withdrawals go through (nil in tools that move no money).
+    public let gateway: PaymentGateway?
     let events: SecurityEvents
     let logger: Logger
 
     public init(store: any IdentityStore, configuration: WalletConfiguration, clock: any WallClock, ids: any IDGenerator,
-                identity: IdentityService, logger: Logger = Logger(label: "lucid.services")) {
+                identity: IdentityService, gateway: PaymentGateway? = nil, logger: Logger = Logger(label: "lucid.services")) {
         self.store = store
         self.configuration = configuration
         self.clock = clock
         self.ids = ids
         self.identity = identity
+        self.gateway = gateway
         self.events = SecurityEvents(ids: ids, clock: clock)
         self.logger = logger
     }
@@ -45,17 +48,12 @@ public struct WalletService: Sendable {
         }
     }
 
-    /// Credits money from the sandbox bank, which confirms at once (a later
-    /// version routes this through a real gateway with a pending state).
-    public func topUp(_ customer: Customer, amount: Int64, currency: Currency, idempotencyKey: String) async throws -> (TransactionView, Int) {
-        let money = Money(try Validate.amount(amount), currency)
-        let claim = claim(customer, idempotencyKey, ["topup", String(amount), currency.code])
-        let tx = NewTransaction(id: ids.make(), kind: .topup, debit: .system(.gatewayClearing, currency),
-                                credit: .customer(customer.user.id, currency), amount: money,
-                                initiator: "user:\(customer.user.id)", idempotency: claim)
-        return try await execute(tx, for: customer) { _ in
-            CounterpartyView(type: "bank", name: "Sandbox Bank", login: nil, merchantID: nil)
-        }
+    /// Credits money from the customer's bank through a payment rail: pending until the rail confirms
+    /// (201 when it did at once, 202 while pending). See `WalletService+Rails.swift`.
+    public func topUp(_ customer: Customer, amount: Int64, currency: Currency, idempotencyKey: String, rail: String? = nil,
+                      bankAccount: BankAccountInput? = nil) async throws -> (TransactionView, Int) {
+        try await railTopUp(customer, amount: amount, currency: currency, idempotencyKey: idempotencyKey, rail: rail,
+                            bankAccount: bankAccount)
     }
 
     public func transfer(_ customer: Customer, to payee: PayeeSelector, amount: Int64, currency: Currency, memo: String?,
@@ -111,25 +109,21 @@ public struct WalletService: Sendable {
         }
     }
 
-    /// Holds the amount and fee until the bank settles the withdrawal (posted
-    /// by an operator or the gateway), or releases them when the hold expires.
+    /// Holds the amount and fee and sends the withdrawal to a payment rail; the hold is posted when the
+    /// rail settles and voided when it fails (see `WalletService+Rails.swift`).
     public func withdraw(_ customer: Customer, amount: Int64, currency: Currency, idempotencyKey: String,
-                         proof: SecondFactorProof = .init()) async throws -> (TransactionView, Int) {
+                         proof: SecondFactorProof = .init(), rail: String? = nil,
+                         bankAccount: BankAccountInput? = nil) async throws -> (TransactionView, Int) {
         let money = Money(try Validate.amount(amount), currency)
-        let claim = claim(customer, idempotencyKey, ["withdrawal", String(amount), currency.code])
+        let claim = claim(customer, idempotencyKey, ["withdrawal", String(amount), currency.code] + Self.railParts(rail, bankAccount))
         try requireMayPay(customer)
-        if let replay = try await stepUpOrReplay(customer, money, newPayee: false, proof: proof, claim: claim) { return replay }
-        let fee = try configuration.fees.fee(.withdrawal, amount: money)
-        let now = clock.now()
-        let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .withdrawal,
-                                debit: .customer(customer.user.id, currency), credit: .system(.gatewayClearing, currency),
-                                amount: money, fee: fee, pending: true,
-                                timeoutAt: now.adding(seconds: configuration.withdrawalHoldSeconds),
-                                reason: "waiting_for_bank", initiator: "user:\(customer.user.id)",
-                                limit: LimitCheck(policy: configuration.limits, tier: customer.user.tier), idempotency: claim)
-        return try await execute(tx, for: customer) { _ in
-            CounterpartyView(type: "bank", name: "Sandbox Bank", login: nil, merchantID: nil)
+        // Always answered from the rail's current state: a retry must not meet a breaker opened since.
+        if let replay = try await withdrawalReplay(claim, customer) { return replay }
+        if let reason = stepUpReason(customer, money, newPayee: false) {
+            try await identity.stepUp(customer, reason: reason.rawValue, proof: proof)
         }
+        let fee = try configuration.fees.fee(.withdrawal, amount: money)
+        return try await railWithdrawal(customer, money, fee: fee, claim: claim, rail: rail, bankAccount: bankAccount)
     }
 
     /// Asks for a fresh second factor when the rules say so (2FA on, and a large amount or a new
@@ -137,12 +131,14 @@ public struct WalletService: Sendable {
     /// instead: the second factor was proven the first time. Nothing is read when no step-up applies.
     private func stepUpOrReplay(_ customer: Customer, _ money: Money, newPayee: Bool, proof: SecondFactorProof,
                                 claim: IdempotencyClaim) async throws -> (TransactionView, Int)? {
-        guard let reason = identity.policy.stepUp(amount: money, newPayee: newPayee, twoFactorOn: customer.user.totpEnabled) else {
-            return nil
-        }
+        guard let reason = stepUpReason(customer, money, newPayee: newPayee) else { return nil }
         if let replay = try await replayIfKnown(claim, customer) { return replay }
         try await identity.stepUp(customer, reason: reason.rawValue, proof: proof)
         return nil
+    }
+
+    private func stepUpReason(_ customer: Customer, _ money: Money, newPayee: Bool) -> SecurityPolicy.StepUpReason? {
+        identity.policy.stepUp(amount: money, newPayee: newPayee, twoFactorOn: customer.user.totpEnabled)
     }
 
     private func replayIfKnown(_ claim: IdempotencyClaim, _ customer: Customer) async throws -> (TransactionView, Int)? {
@@ -183,7 +179,7 @@ public struct WalletService: Sendable {
     }
 
     /// Moving money out keeps an account from going dormant; written at most once a day per customer.
-    private func noteActivity(_ customer: Customer) async {
+    func noteActivity(_ customer: Customer) async {
         let now = clock.now()
         if let last = customer.user.lastActivityAt, now < last.adding(seconds: 86_400) { return }
         try? await store.recordActivity(customer.user.id, at: now)
@@ -279,6 +275,7 @@ public struct WalletService: Sendable {
         var effects = resolutionEffects(original, action)
         effects.audit.append(events.audit("transaction_\(action.resultingState.rawValue)", actor: "operator:\(op.record.name)",
                                           target: nil, ["transaction_id": .text(id.rawValue)]))
+        if let change = try await gateway?.operatorResolution(of: id, action) { effects.gateway.append(change) }
         _ = try await store.submit(.resolve(id, action, initiator: "operator:\(op.record.name)", effects: effects))
         logger.notice("pending transaction resolved", metadata: ["transaction": "\(id)", "action": "\(action.rawValue)"])
         return try await operatorTransaction(id)

@@ -189,6 +189,11 @@ public struct TransactionRecord: Sendable, Hashable {
     public var reversedByID: TransferID?
     /// The journal position, used as paging cursor.
     public var journalSeq: Int64
+    /// For a top-up or withdrawal through a payment rail: the rail, why it is where it is
+    /// (`waiting_for_bank`, a bank's code…) and when the rail expects to be done.
+    public var rail: String? = nil
+    public var railReason: String? = nil
+    public var railExpectedBy: Timestamp? = nil
 }
 
 /// A page of results; `nextCursor` is nil on the last page.

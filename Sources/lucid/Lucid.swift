@@ -14,7 +14,7 @@ struct Lucid: AsyncParsableCommand {
         commandName: "lucid",
         abstract: "Lucid Wallet: a digital wallet service with a double-entry ledger.",
         subcommands: [Serve.self, Migrate.self, OperatorCommand.self, MerchantCommand.self, Verify.self, Backup.self, Restore.self,
-                      ExportStatement.self, Bench.self, Simulate.self, SandboxBankCommand.self]
+                      ExportStatement.self, Bench.self, Simulate.self, SandboxBankCommand.self, ReconcileCommand.self]
     )
 }
 
@@ -84,6 +84,11 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Seed two demo customers with money and print how to log in.") var demo = false
     @Option(help: "JSON file with fees, limits and timings (see docs/OPERATIONS.md); missing parts keep the defaults.")
     var config: String?
+    @Option(name: .customLong("sandbox-bank-url"),
+            help: "Reach the payment rails at a `lucid sandbox-bank` at this URL instead of the in-process sandbox.")
+    var sandboxBankURL: String?
+    @Option(help: "HMAC secret the rails sign callbacks with (or LUCID_RAIL_CALLBACK_SECRET, or the config file).")
+    var railCallbackSecret: String?
 
     func run() async throws {
         var configuration = ServerConfiguration()
@@ -107,6 +112,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
         if let minimumClientVersion { configuration.wallet.minimumClientVersion = minimumClientVersion }
+        configuration.gateway = try gatewayConfiguration(store: configuration.store)
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let logLevel = configuration.logLevel
         LoggingSystem.bootstrap { label in

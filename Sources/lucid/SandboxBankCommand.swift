@@ -27,6 +27,8 @@ struct SandboxBankCommand: AsyncParsableCommand {
     @Option(help: "Seconds from acceptance to the final state.") var settlementDelaySeconds: Int64 = 5
     @Option(help: "Seed for every random draw (same seed, same calls: same run).") var seed: UInt64 = 1
     @Option(help: "Faults for every rail at start, as JSON (e.g. '{\"failure_rate\":0.1}').") var faults: String?
+    @Option(help: "Directions confirmed in the submit's answer, comma-separated (topup, withdrawal); none by default.")
+    var confirmAtOnce: String = ""
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func run() async throws {
@@ -52,6 +54,13 @@ struct SandboxBankCommand: AsyncParsableCommand {
                 throw ValidationError("--faults: \(error)")
             }
         }
+        var confirmed = Set<RailDirection>()
+        for name in confirmAtOnce.split(separator: ",") {
+            guard let direction = RailDirection(rawValue: String(name).trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--confirm-at-once: \(name) is not topup or withdrawal")
+            }
+            confirmed.insert(direction)
+        }
         let secret = callbackSecret ?? ProcessInfo.processInfo.environment["LUCID_RAIL_CALLBACK_SECRET"]
         if callbackURL != nil, secret == nil {
             throw ValidationError("--callback-url needs --callback-secret or LUCID_RAIL_CALLBACK_SECRET")
@@ -67,7 +76,7 @@ struct SandboxBankCommand: AsyncParsableCommand {
         let bank = SandboxBank(
             rails: railIDs.map {
                 SandboxRailConfiguration(id: RailID($0), currencies: currencySet, settlementDelaySeconds: settlementDelaySeconds,
-                                         faults: startFaults)
+                                         faults: startFaults, confirmsAtOnce: confirmed)
             },
             seed: seed, clock: clock)
         var configuration = SandboxServerConfiguration()

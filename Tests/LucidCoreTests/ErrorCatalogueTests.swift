@@ -22,6 +22,8 @@ struct ErrorCatalogueTests {
         // Payment rails (issue 5)
         "rail": .text("bank-a"), "alternative_rail": .text("bank-b"),
         "bank_reason": .text("R02_account_closed"), "event_id": .text("evt_bank-a_000042"), "line_number": .int(17),
+        "alert_id": .text("0193a0de-0000-7000-8000-000000000001"), "resolved_by": .text("operator:alice"),
+        "resolved_at": .text("2026-11-25T09:00:00.000Z"), "reconciliation_id": .text("0193a0de-0000-7000-8000-000000000002"),
     ]
 
     @Test("every code has a status, both languages, a detail without placeholders and a next step", arguments: ErrorCode.allCases)
@@ -58,6 +60,10 @@ struct ErrorCatalogueTests {
             .resetTokenInvalid: 400, .totpAlreadyEnabled: 409, .totpNotEnabled: 409, .accountDormant: 403,
             .regionNotSupported: 403, .unfreezeCoolingOff: 409,
             .riskBlocked: 403, .riskReview: 423, .riskRulesInvalid: 422,
+            // Payment rails (issue 5)
+            .gatewayUnavailable: 503, .gatewayTimeout: 504, .bankDeclined: 422, .railNotFound: 404,
+            .callbackSignatureInvalid: 401, .callbackReplayed: 409, .settlementReportInvalid: 422,
+            .alertNotFound: 404, .alertAlreadyResolved: 409, .reconciliationNotFound: 404,
         ]
         for (code, status) in expected {
             #expect(LucidError(code).status == status, "\(code.rawValue)")

@@ -198,7 +198,8 @@ struct OutboxRolesAndOwnershipTests {
             let bob = try await api.customer("Bob")
             try await api.topUp(alice.token, 10_000)
             #expect(try await api.transfer(alice.token, to: ["email": bob.email], 1_250).status == 201)
-            #expect(try await lucid.delivery.deliverDue() == 2)
+            // The top-up's arrival (the rail confirmed it), the payment to Bob, Bob's receipt.
+            #expect(try await lucid.delivery.deliverDue() == 3)
             let received = try #require(sender.deliveries.first { $0.json["type"] as? String == "money_received" })
             #expect(received.json["user_id"] as? String == bob.id)
             #expect(WebhookSignature.verify(header: try #require(received.signature), body: received.body,
@@ -224,7 +225,7 @@ struct OutboxRolesAndOwnershipTests {
             }
             try await lucid.delivery.deliverDue()
             let counts = try await lucid.store.deliveryCounts()
-            #expect(counts["dead"] == 1 && counts["delivered"] == 2 && counts["pending"] == nil)
+            #expect(counts["dead"] == 1 && counts["delivered"] == 3 && counts["pending"] == nil)
             sender.fail(false)
             #expect(try await lucid.delivery.deliverDue() == 0, "dead letters are not retried")
         }

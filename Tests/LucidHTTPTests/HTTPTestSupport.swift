@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import LucidCore
+import LucidGateway
 import LucidHTTP
 import LucidServices
 import LucidStore
@@ -23,6 +24,14 @@ func withApp(
     configuration.passwordHashing = .lowCostForTests
     configuration.secretKeyPath = folder.appendingPathComponent("secret.key").path
     configuration.logLevel = .critical
+    // The in-process sandbox rails on the test's clock: waits move the clock, nothing runs in the
+    // background (tests settle, sweep and reconcile when they choose), a known callback secret.
+    configuration.gateway.sleeper = VirtualSleeper(clock: clock)
+    configuration.gateway.sweepIntervalSeconds = nil
+    configuration.gateway.reconciliationMinuteOfDay = nil
+    configuration.gateway.sandboxTickMilliseconds = nil
+    configuration.gateway.callbackSecrets = [railCallbackSecret]
+    configuration.gateway.reportFolder = folder.appendingPathComponent("reports").path
     configure(&configuration)
     configuration.webhooks = [WebhookEndpoint(url: "https://hooks.test/lucid", secret: RecordingWebhookSender.secret)]
     let lucid = try await buildApplication(configuration, clock: clock, ids: CountingIDGenerator(), webhookSender: sender)
@@ -30,6 +39,9 @@ func withApp(
         try await body(TestAPI(client: client), lucid)
     }
 }
+
+/// The secret test rails sign callbacks with.
+let railCallbackSecret = "test-rail-callback-secret-0123456789"
 
 /// A decoded answer: status, headers and the JSON body as a dictionary.
 struct Answer: @unchecked Sendable {

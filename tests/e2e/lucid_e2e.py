@@ -87,9 +87,9 @@ class LucidServer:
     def __init__(self, binary: Path, db: Path, workdir: Path, name: str = "lucid", database_url: str | None = None,
                  extra_args: list[str] | None = None):
         self.binary = binary
+        self.extra_args = list(extra_args or [])
         self.db = db
         self.database_url = database_url
-        self.extra_args = extra_args or []
         self.workdir = workdir
         self.name = name
         self.proc: subprocess.Popen | None = None
@@ -203,11 +203,12 @@ class Harness:
         self.servers: list[LucidServer] = []
         self.cli_log: list[str] = []
 
-    def server(self, name: str = "lucid") -> LucidServer:
+    def server(self, name: str = "lucid", extra_args: list[str] | None = None, port: int | None = None) -> LucidServer:
+        """A started server; `extra_args` come after the harness-wide `extra_serve_args`."""
         s = LucidServer(self.binary, self.db, self.workdir, name=f"{name}{len(self.servers)}", database_url=self.database_url,
-                        extra_args=self.extra_serve_args)
+                        extra_args=[*self.extra_serve_args, *(extra_args or [])])
         self.servers.append(s)
-        return s.start()
+        return s.start(port=port)
 
     def run_cli(self, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess:
         cmd = [str(self.binary), *args]

@@ -334,6 +334,7 @@ struct LedgerBatch<Source: LedgerStateSource> {
     private mutating func record(_ effects: SideEffects) {
         changes.effects.audit += effects.audit
         changes.effects.notifications += effects.notifications
+        changes.effects.gateway += effects.gateway
     }
 
     private mutating func commit(opened: [AccountInsert], accounts: [AccountState], rows inserts: [JournalInsert]) {

@@ -142,8 +142,8 @@ struct PostgresLedgerSnapshot: LedgerStateSource {
     private var freeAccountIDs: [Int64] = []
 
     /// Reads, in this order: idempotency keys; the journal rows commands (and replays)
-    /// refer to, with their fees, resolutions and reversals; every account involved,
-    /// locked in id order; today's usage; and fresh ids for accounts that may be opened.
+    /// refer to, with their fees; every account involved, locked in id order; then the rows'
+    /// resolutions and reversals; today's usage; and fresh ids for accounts that may be opened.
     static func load(for commands: [LedgerCommand], today: String,
                      _ connection: any SQLConnection) async throws -> PostgresLedgerSnapshot {
         var snapshot = PostgresLedgerSnapshot()
@@ -198,21 +198,6 @@ struct PostgresLedgerSnapshot: LedgerStateSource {
             for row in loaded {
                 snapshot.rows[row.id] = row
                 accountIDs.formUnion([row.debitAccount.rawValue, row.creditAccount.rawValue])
-            }
-            let all = loaded.map { SQLValue.text($0.id.rawValue) }
-            if !all.isEmpty {
-                let resolved = try await connection.query(SQLStatement("""
-                    SELECT pending_id, kind, created_at FROM journal WHERE pending_id IN (\(SQLStatement.placeholders(all.count)))
-                    """, binds: all))
-                for row in resolved {
-                    if let kind = TransferKind(rawValue: try row.text(1)) {
-                        snapshot.resolutions[TransferID(try row.text(0))] = Resolution(kind: kind, at: try row.timestamp("created_at"))
-                    }
-                }
-                let reversals = try await connection.query(SQLStatement("""
-                    SELECT reverses_id FROM journal WHERE reverses_id IN (\(SQLStatement.placeholders(all.count)))
-                    """, binds: all))
-                for row in reversals { snapshot.reversed.insert(TransferID(try row.text(0))) }
             }
         }
 
@@ -272,6 +257,26 @@ struct PostgresLedgerSnapshot: LedgerStateSource {
                 entrySeq: try row.int(6))
             let owner = try row[7].optionalText() ?? "system:" + (try row[8].optionalText() ?? "")
             snapshot.accountsByOwner[OwnerKey(owner: owner, currency: currency)] = id
+        }
+
+        // How each row was resolved or reversed, read only now that its accounts are locked: a resolution
+        // or reversal another process commits changes those accounts, so it held their locks, and this
+        // statement (READ COMMITTED: a fresh snapshot per statement) sees it. Read before the locks, two
+        // processes could both see a hold unresolved and the second would resolve it again.
+        for chunk in Array(snapshot.rows.keys).chunked(PostgresLedgerBackend.inListMax) {
+            let all = chunk.map { SQLValue.text($0.rawValue) }
+            let resolved = try await connection.query(SQLStatement("""
+                SELECT pending_id, kind, created_at FROM journal WHERE pending_id IN (\(SQLStatement.placeholders(all.count)))
+                """, binds: all))
+            for row in resolved {
+                if let kind = TransferKind(rawValue: try row.text(1)) {
+                    snapshot.resolutions[TransferID(try row.text(0))] = Resolution(kind: kind, at: try row.timestamp("created_at"))
+                }
+            }
+            let reversals = try await connection.query(SQLStatement("""
+                SELECT reverses_id FROM journal WHERE reverses_id IN (\(SQLStatement.placeholders(all.count)))
+                """, binds: all))
+            for row in reversals { snapshot.reversed.insert(TransferID(try row.text(0))) }
         }
 
         // Today's usage of every limit-checked payer (their rows are locked above).

@@ -83,13 +83,16 @@ public struct AuditEntry: Sendable, Hashable {
     }
 }
 
-/// What a change also writes, in the same transaction: its audit events and notifications.
+/// What a change also writes, in the same transaction: its audit events and notifications
+/// (and, for money crossing a rail, the rail item and alert rows that go with it).
 public struct SideEffects: Sendable {
     public var audit: [AuditEntry] = []
     public var notifications: [OutboxMessage] = []
-    public init(audit: [AuditEntry] = [], notifications: [OutboxMessage] = []) {
+    public var gateway: [GatewayEffect] = []
+    public init(audit: [AuditEntry] = [], notifications: [OutboxMessage] = [], gateway: [GatewayEffect] = []) {
         self.audit = audit
         self.notifications = notifications
+        self.gateway = gateway
     }
     public static let none = SideEffects()
 }
@@ -460,7 +463,7 @@ extension SQLStore: AccountProtectionStore {
     }
 
     public func writeEffects(_ effects: SideEffects) async throws {
-        guard !effects.audit.isEmpty || !effects.notifications.isEmpty else { return }
+        guard !effects.audit.isEmpty || !effects.notifications.isEmpty || !effects.gateway.isEmpty else { return }
         try await publicErrors { try await database.write { try await write(effects, $0) } }
     }
 
@@ -582,6 +585,7 @@ extension SQLStore: AccountProtectionStore {
 enum EffectsSQL {
     /// The INSERTs for `effects`: one row per statement by default (SQLite caches the prepared
     /// statement), or up to `rowsPerStatement` rows each (PostgreSQL: one round trip per table).
+    /// Rail items come first: they reference the journal rows written just before, and nothing here references them.
     static func statements(_ effects: SideEffects, endpoints: [String], rowsPerStatement: Int = 1) -> [SQLStatement] {
         var audit: [[SQLValue]] = []
         for entry in effects.audit {
@@ -598,7 +602,8 @@ enum EffectsSQL {
                                    message.sealedSecret.map(SQLValue.blob) ?? .null, message.createdAt.sqlValue])
             }
         }
-        return rows(audit, "INSERT INTO audit_log (id, at, actor, action, target_user_id, source_address, details) VALUES", rowsPerStatement)
+        return GatewaySQL.statements(effects.gateway)
+            + rows(audit, "INSERT INTO audit_log (id, at, actor, action, target_user_id, source_address, details) VALUES", rowsPerStatement)
             + rows(notifications, "INSERT INTO notifications (id, user_id, category, type, payload, created_at) VALUES", rowsPerStatement)
             + rows(deliveries, """
                 INSERT INTO notification_deliveries (id, notification_id, endpoint, secret, next_attempt_at, state, attempts) VALUES

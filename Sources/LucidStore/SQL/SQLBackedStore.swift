@@ -234,9 +234,11 @@ enum TransactionQuery {
                da.id AS debit_id, da.kind AS debit_kind, da.owner_id AS debit_owner, da.code AS debit_code,
                COALESCE(du.display_name, dm.name) AS debit_name, du.email AS debit_email, du.phone AS debit_phone,
                ca.id AS credit_id, ca.kind AS credit_kind, ca.owner_id AS credit_owner, ca.code AS credit_code,
-               COALESCE(cu.display_name, cm.name) AS credit_name, cu.email AS credit_email, cu.phone AS credit_phone
+               COALESCE(cu.display_name, cm.name) AS credit_name, cu.email AS credit_email, cu.phone AS credit_phone,
+               ri.rail AS rail_name, ri.reason AS rail_reason, ri.expected_by AS rail_expected_by
         FROM journal t
         LEFT JOIN journal r ON r.pending_id = t.id
+        LEFT JOIN rail_items ri ON ri.reference = t.id
         JOIN accounts da ON da.id = t.debit_account_id
         LEFT JOIN users du ON da.kind = 'customer' AND du.id = da.owner_id
         LEFT JOIN merchants dm ON da.kind = 'merchant' AND dm.id = da.owner_id
@@ -269,6 +271,7 @@ enum TransactionQuery {
             resolvedAt: try row[12].optionalInt().map(Timestamp.init(millisecondsSinceEpoch:)),
             timeoutAt: try row[9].optionalInt().map(Timestamp.init(millisecondsSinceEpoch:)),
             reversesID: try row[10].optionalText().map(TransferID.init), reversedByID: try row[14].optionalText().map(TransferID.init),
-            journalSeq: try row.int(0))
+            journalSeq: try row.int(0), rail: try row[29].optionalText(), railReason: try row[30].optionalText(),
+            railExpectedBy: try row[31].optionalInt().map(Timestamp.init(millisecondsSinceEpoch:)))
     }
 }

@@ -130,6 +130,9 @@ enum SQLiteSchema {
         migrator.registerMigration("2026-11-25-02-account-protection") { db in
             try db.execute(sql: AccountProtectionSchema.sqlite)
         }
+        migrator.registerMigration("2026-11-25-03-payment-rails") { db in
+            try db.execute(sql: PaymentRailSchema.sqlite)
+        }
         return migrator
     }
 }
