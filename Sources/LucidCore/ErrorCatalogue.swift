@@ -497,6 +497,18 @@ public enum ErrorCatalogue {
                           "不存在编号为 \(p.text("reconciliation_id")) 的对账记录。")
             }, { _ in [Localized("Start one with POST /v1/ops/reconciliations and use the id it returns.",
                                  "请通过 POST /v1/ops/reconciliations 发起对账，并使用返回的编号。")] })
+        case .bankAccountNotFound:
+            return e(404, Localized("Bank account not found", "银行账户不存在"), { p in
+                Localized("You have no saved bank account \(p.text("bank_account_id")); it may have been removed.",
+                          "您没有编号为 \(p.text("bank_account_id")) 的已保存银行账户，该账户可能已被删除。")
+            }, { _ in [Localized("List your bank accounts with GET /v1/bank-accounts, or add one with POST /v1/bank-accounts.",
+                                 "请通过 GET /v1/bank-accounts 查看已保存的银行账户，或通过 POST /v1/bank-accounts 添加。")] })
+        case .bankAccountLimitReached:
+            return e(422, Localized("Too many bank accounts", "银行账户数量已达上限"), { p in
+                Localized("You already have \(p.text("limit")) saved bank accounts, the most one wallet may hold.",
+                          "您已保存 \(p.text("limit")) 个银行账户，已达每个钱包的上限。")
+            }, { _ in [Localized("Remove one you no longer use (DELETE /v1/bank-accounts/{id}), then add the new one.",
+                                 "请先删除不再使用的银行账户（DELETE /v1/bank-accounts/{id}），再添加新账户。")] })
         }
     }
 

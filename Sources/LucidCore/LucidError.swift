@@ -106,6 +106,9 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable {
     case alertNotFound = "alert_not_found"
     case alertAlreadyResolved = "alert_already_resolved"
     case reconciliationNotFound = "reconciliation_not_found"
+    // Saved withdrawal bank accounts (issue 4's step-up on adding one; API `bank_account_id`)
+    case bankAccountNotFound = "bank_account_not_found"
+    case bankAccountLimitReached = "bank_account_limit_reached"
 }
 
 /// Languages Lucid answers in.

@@ -20,6 +20,8 @@ public enum NotificationKind: String, CaseIterable, Sendable, Codable {
     case sessionsRevoked = "sessions_revoked"
     case verificationCode = "verification_code"
     case accountReactivated = "account_reactivated"
+    case bankAccountAdded = "bank_account_added"
+    case bankAccountRemoved = "bank_account_removed"
     // Money
     case moneyReceived = "money_received"
     case moneySent = "money_sent"
@@ -40,7 +42,7 @@ public enum NotificationKind: String, CaseIterable, Sendable, Codable {
              .topUpFailed, .bankTransferDelayed, .balanceCorrected: .transaction
         case .newDeviceSignIn, .newCountrySignIn, .accountLocked, .accountUnlocked, .passwordChanged, .passwordResetRequested,
              .passwordResetCompleted, .twoFactorEnabled, .twoFactorDisabled, .recoveryCodeUsed, .accountFrozen, .accountUnfrozen,
-             .sessionsRevoked, .verificationCode, .accountReactivated: .security
+             .sessionsRevoked, .verificationCode, .accountReactivated, .bankAccountAdded, .bankAccountRemoved: .security
         }
     }
 
@@ -49,7 +51,7 @@ public enum NotificationKind: String, CaseIterable, Sendable, Codable {
         switch self {
         case .newDeviceSignIn, .newCountrySignIn: ["this_was_me", "secure_my_account"]
         case .accountLocked, .passwordChanged, .passwordResetCompleted, .twoFactorDisabled, .recoveryCodeUsed,
-             .sessionsRevoked, .passwordResetRequested: ["secure_my_account"]
+             .sessionsRevoked, .passwordResetRequested, .bankAccountAdded, .bankAccountRemoved: ["secure_my_account"]
         case .accountFrozen: ["unfreeze", "contact_support"]
         case .topUpFailed, .bankTransferDelayed, .balanceCorrected: ["contact_support"]
         case .topUpCredited: []
@@ -147,6 +149,14 @@ public enum NotificationCatalogue {
             return (Localized("Account active again", "账户已恢复活跃"),
                     Localized("You verified yourself and your dormant account can move money again.",
                               "您已完成身份验证，休眠账户已恢复，可以正常转出资金。"))
+        case .bankAccountAdded:
+            return (Localized("Bank account added", "已添加银行账户"),
+                    Localized("The bank account \(p.text("bank")) ****\(p.text("last4")) was added for withdrawals. If this was not you, secure your account now.",
+                              "已添加提现银行账户 \(p.text("bank")) ****\(p.text("last4"))。如非本人操作，请立即保护您的账户。"))
+        case .bankAccountRemoved:
+            return (Localized("Bank account removed", "已删除银行账户"),
+                    Localized("The bank account \(p.text("bank")) ****\(p.text("last4")) was removed from your withdrawal accounts.",
+                              "已从提现账户中删除银行账户 \(p.text("bank")) ****\(p.text("last4"))。"))
         case .moneyReceived:
             return (Localized("Money received", "收款到账"),
                     Localized("You received \(p.money("amount")) from \(p.text("counterparty")).", "您收到来自\(p.text("counterparty"))的 \(p.money("amount"))。"))

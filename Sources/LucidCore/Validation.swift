@@ -17,6 +17,9 @@ public enum InputLimits {
     public static let passwordBytesMax = 1024
     public static let deviceIDLengthMax = 128
     public static let merchantNameLengthMax = 100
+    /// Saved withdrawal bank accounts per customer: enough for real life, few enough that a
+    /// stolen session cannot quietly stack up destinations.
+    public static let bankAccountsPerCustomerMax = 10
     public static let pageSizeDefault = 20
     public static let pageSizeMax = 100
     /// Largest amount one request may move: 10^15 minor units, far below Int64.max,

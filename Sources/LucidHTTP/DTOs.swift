@@ -62,6 +62,32 @@ struct PaymentBody: Decodable, CarriesSecondFactor {
     var verificationCode: String?
 }
 
+/// A withdrawal account to save: `bank` and `last4` (the body of `BankAccountBody`) with a second factor.
+struct AddBankAccountBody: Decodable, CarriesSecondFactor {
+    static let fields: Set<String> = BankAccountBody.fields.union(secondFactorFields)
+    var bank: String
+    var last4: String
+    var totpCode: String?
+    var recoveryCode: String?
+    var verificationCode: String?
+}
+
+struct BankAccountDTO: Encodable {
+    var id: String
+    var bank: String
+    var last4: String
+    var holder: String
+    var createdAt: String
+
+    init(_ account: BankAccountRecord) {
+        id = account.id
+        bank = account.bank
+        last4 = account.last4
+        holder = account.holder
+        createdAt = account.createdAt.rfc3339
+    }
+}
+
 struct WithdrawalBody: Decodable, CarriesSecondFactor {
     static let fields: Set<String> = Set(["amount", "currency", "bank_account_id", "rail", "bank_account"]).union(secondFactorFields)
     var amount: Int64

@@ -37,6 +37,9 @@ struct Routes {
         customer.post("transfers", use: transfer)
         customer.post("payments", use: pay)
         customer.post("withdrawals", use: withdraw)
+        customer.get("bank-accounts", use: bankAccounts)
+        customer.post("bank-accounts", use: addBankAccount)
+        customer.delete("bank-accounts/:id", use: removeBankAccount)
         customer.get("transactions", use: transactions)
         customer.get("transactions/:id", use: transaction)
         customer.get("me", use: me)
@@ -149,8 +152,28 @@ struct Routes {
         let body = try await JSONBody.decode(WithdrawalBody.self, from: request, allowedFields: WithdrawalBody.fields,
                                              nested: ["bank_account": BankAccountBody.fields])
         let (view, status) = try await wallet.withdraw(customer, amount: body.amount, currency: body.currency, idempotencyKey: key,
-                                                       proof: body.proof, rail: body.rail, bankAccount: body.bankAccount?.input)
+                                                       proof: body.proof, rail: body.rail, bankAccountID: body.bankAccountId,
+                                                       bankAccount: body.bankAccount?.input, origin: context.origin)
         return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
+    }
+
+    @Sendable func bankAccounts(_ request: Request, context: LucidContext) async throws -> Response {
+        let accounts = try await wallet.bankAccounts(of: try context.requireCustomer())
+        return try JSONResponse.make(ItemsDTO(items: accounts.map(BankAccountDTO.init)))
+    }
+
+    /// 201 with the new account; 200 with the saved one when the customer already holds it.
+    @Sendable func addBankAccount(_ request: Request, context: LucidContext) async throws -> Response {
+        let customer = try context.requireCustomer()
+        let body = try await JSONBody.decode(AddBankAccountBody.self, from: request, allowedFields: AddBankAccountBody.fields)
+        let (account, created) = try await wallet.addBankAccount(customer, BankAccountInput(bank: body.bank, last4: body.last4),
+                                                                 proof: body.proof, origin: context.origin)
+        return try JSONResponse.make(BankAccountDTO(account), status: created ? .created : .ok)
+    }
+
+    @Sendable func removeBankAccount(_ request: Request, context: LucidContext) async throws -> Response {
+        try await wallet.removeBankAccount(try context.requireCustomer(), id: context.parameters.get("id") ?? "", origin: context.origin)
+        return Response(status: .noContent)
     }
 
     @Sendable func transactions(_ request: Request, context: LucidContext) async throws -> Response {

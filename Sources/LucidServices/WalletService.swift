@@ -110,20 +110,28 @@ public struct WalletService: Sendable {
     }
 
     /// Holds the amount and fee and sends the withdrawal to a payment rail; the hold is posted when the
-    /// rail settles and voided when it fails (see `WalletService+Rails.swift`).
+    /// rail settles and voided when it fails (see `WalletService+Rails.swift`). The destination is a saved
+    /// account (`bankAccountID`), an account by its details (saved first if new: that needs the
+    /// `add_bank_account` step-up with 2FA on), or by default the newest saved one (see `withdrawalDestination`).
     public func withdraw(_ customer: Customer, amount: Int64, currency: Currency, idempotencyKey: String,
-                         proof: SecondFactorProof = .init(), rail: String? = nil,
-                         bankAccount: BankAccountInput? = nil) async throws -> (TransactionView, Int) {
+                         proof: SecondFactorProof = .init(), rail: String? = nil, bankAccountID: String? = nil,
+                         bankAccount: BankAccountInput? = nil, origin: RequestOrigin = .unknown) async throws -> (TransactionView, Int) {
         let money = Money(try Validate.amount(amount), currency)
-        let claim = claim(customer, idempotencyKey, ["withdrawal", String(amount), currency.code] + Self.railParts(rail, bankAccount))
+        let bankAccountID = try bankAccountID.map { id throws(LucidError) in try Validate.text(id, field: "bank_account_id", max: 64) }
+        let claim = claim(customer, idempotencyKey, ["withdrawal", String(amount), currency.code] + Self.railParts(rail, bankAccount)
+                          + (bankAccountID.map { ["bank_account_id:" + $0] } ?? []))
         try requireMayPay(customer)
         // Always answered from the rail's current state: a retry must not meet a breaker opened since.
         if let replay = try await withdrawalReplay(claim, customer) { return replay }
-        if let reason = stepUpReason(customer, money, newPayee: false) {
+        let destination = try await withdrawalDestination(customer, id: bankAccountID, details: bankAccount)
+        if destination.new != nil && customer.user.totpEnabled {
+            try await identity.stepUp(customer, reason: "add_bank_account", proof: proof)
+        } else if let reason = stepUpReason(customer, money, newPayee: false) {
             try await identity.stepUp(customer, reason: reason.rawValue, proof: proof)
         }
         let fee = try configuration.fees.fee(.withdrawal, amount: money)
-        return try await railWithdrawal(customer, money, fee: fee, claim: claim, rail: rail, bankAccount: bankAccount)
+        if let new = destination.new { _ = try await save(new, for: customer, origin: origin) }
+        return try await railWithdrawal(customer, money, fee: fee, claim: claim, rail: rail, bankAccount: destination.account)
     }
 
     /// Asks for a fresh second factor when the rules say so (2FA on, and a large amount or a new
@@ -190,7 +198,7 @@ public struct WalletService: Sendable {
     }
 
     /// Outgoing money needs an active account, not dormant, used from a served region.
-    private func requireMayPay(_ customer: Customer) throws(LucidError) {
+    func requireMayPay(_ customer: Customer) throws(LucidError) {
         if customer.user.status != .active {
             throw LucidError(.accountFrozen, [
                 "reason": .text(customer.user.frozenReason ?? customer.user.status.rawValue),

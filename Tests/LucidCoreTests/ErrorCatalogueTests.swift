@@ -24,6 +24,8 @@ struct ErrorCatalogueTests {
         "bank_reason": .text("R02_account_closed"), "event_id": .text("evt_bank-a_000042"), "line_number": .int(17),
         "alert_id": .text("0193a0de-0000-7000-8000-000000000001"), "resolved_by": .text("operator:alice"),
         "resolved_at": .text("2026-11-25T09:00:00.000Z"), "reconciliation_id": .text("0193a0de-0000-7000-8000-000000000002"),
+        // Saved bank accounts
+        "bank_account_id": .text("0193a0de-0000-7000-8000-000000000003"),
     ]
 
     @Test("every code has a status, both languages, a detail without placeholders and a next step", arguments: ErrorCode.allCases)
@@ -64,6 +66,7 @@ struct ErrorCatalogueTests {
             .gatewayUnavailable: 503, .gatewayTimeout: 504, .bankDeclined: 422, .railNotFound: 404,
             .callbackSignatureInvalid: 401, .callbackReplayed: 409, .settlementReportInvalid: 422,
             .alertNotFound: 404, .alertAlreadyResolved: 409, .reconciliationNotFound: 404,
+            .bankAccountNotFound: 404, .bankAccountLimitReached: 422,
         ]
         for (code, status) in expected {
             #expect(LucidError(code).status == status, "\(code.rawValue)")

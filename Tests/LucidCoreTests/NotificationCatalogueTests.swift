@@ -10,6 +10,7 @@ struct NotificationCatalogueTests {
         "remaining": .int(9), "by": .text("customer"), "reason": .text("R02_account_closed"), "count": .int(2),
         "purpose": .text("unfreeze"), "amount": .int(12_345), "currency": .text("CNY"), "counterparty": .text("*lice"),
         "rail": .text("bank-a"), "direction": .text("withdrawal"), "note": .text("checked with the bank"),
+        "bank": .text("ICBC"), "last4": .text("1234"),
     ]
 
     @Test("every kind has a title and a body in English and Chinese, with no value left out", arguments: NotificationKind.allCases)

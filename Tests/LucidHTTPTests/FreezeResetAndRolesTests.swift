@@ -199,7 +199,9 @@ struct OutboxRolesAndOwnershipTests {
             try await api.topUp(alice.token, 10_000)
             #expect(try await api.transfer(alice.token, to: ["email": bob.email], 1_250).status == 201)
             // The top-up's arrival (the rail confirmed it), the payment to Bob, Bob's receipt.
-            #expect(try await lucid.delivery.deliverDue() == 3)
+            let delivered = try await lucid.delivery.deliverDue()
+            let history = try await api.call(.get, "/v1/transactions", token: alice.token).raw
+            #expect(delivered == 3, "\(sender.deliveries.map { $0.json["type"] ?? "?" }) \(history)")
             let received = try #require(sender.deliveries.first { $0.json["type"] as? String == "money_received" })
             #expect(received.json["user_id"] as? String == bob.id)
             #expect(WebhookSignature.verify(header: try #require(received.signature), body: received.body,

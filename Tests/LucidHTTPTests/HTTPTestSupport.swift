@@ -31,6 +31,9 @@ func withApp(
     configuration.gateway.reconciliationMinuteOfDay = nil
     configuration.gateway.sandboxTickMilliseconds = nil
     configuration.gateway.callbackSecrets = [railCallbackSecret]
+    // No real-time safety net: the sandbox runs on the test's clock, and on a loaded machine a
+    // wall-clock deadline would turn a confirmed top-up into a timed-out one.
+    configuration.gateway.resilience.deadlineGrace = nil
     configuration.gateway.reportFolder = folder.appendingPathComponent("reports").path
     configure(&configuration)
     configuration.webhooks = [WebhookEndpoint(url: "https://hooks.test/lucid", secret: RecordingWebhookSender.secret)]

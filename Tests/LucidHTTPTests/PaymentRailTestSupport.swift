@@ -24,7 +24,7 @@ func withRails(
         configuration.gateway.sweepAttemptsMax = sweepAttemptsMax
         configuration.gateway.resilience = ResiliencePolicy(
             callTimeout: .seconds(5), attemptsMax: attemptsMax, backoffBase: .milliseconds(100), backoffMax: .seconds(1),
-            breaker: .init(failureThreshold: failureThreshold, windowSeconds: 30, openSeconds: 30))
+            deadlineGrace: nil, breaker: .init(failureThreshold: failureThreshold, windowSeconds: 30, openSeconds: 30))
     }) { api, lucid in
         try await body(api, lucid, clock)
     }

@@ -5,7 +5,7 @@ import LucidStore
 import NIOPosix
 
 /// The store account protection works with: the wallet's and the security tables.
-public typealias IdentityStore = WalletStore & AccountProtectionStore
+public typealias IdentityStore = WalletStore & AccountProtectionStore & BankAccountStore
 
 /// Settings of account protection. Defaults are production values.
 public struct IdentityConfiguration: Sendable {
