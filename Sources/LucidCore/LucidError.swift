@@ -102,6 +102,12 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable {
     case callbackSignatureInvalid = "callback_signature_invalid"
     case callbackReplayed = "callback_replayed"
     case settlementReportInvalid = "settlement_report_invalid"
+    // Risk monitoring wiring (issue 6): the review queue and operators' risk settings
+    case riskReviewNotFound = "risk_review_not_found"
+    case riskReviewClosed = "risk_review_closed"
+    case riskReviewClaimed = "risk_review_claimed"
+    case riskDecisionNotFound = "risk_decision_not_found"
+    case riskEntryNotFound = "risk_entry_not_found"
 }
 
 /// Languages Lucid answers in.

@@ -22,6 +22,8 @@ struct ErrorCatalogueTests {
         // Payment rails (issue 5)
         "rail": .text("bank-a"), "alternative_rail": .text("bank-b"),
         "bank_reason": .text("R02_account_closed"), "event_id": .text("evt_bank-a_000042"), "line_number": .int(17),
+        // Risk monitoring wiring (issue 6)
+        "claimed_by": .text("operator:risk-1"),
     ]
 
     @Test("every code has a status, both languages, a detail without placeholders and a next step", arguments: ErrorCode.allCases)
@@ -58,6 +60,8 @@ struct ErrorCatalogueTests {
             .resetTokenInvalid: 400, .totpAlreadyEnabled: 409, .totpNotEnabled: 409, .accountDormant: 403,
             .regionNotSupported: 403, .unfreezeCoolingOff: 409,
             .riskBlocked: 403, .riskReview: 423, .riskRulesInvalid: 422,
+            .riskReviewNotFound: 404, .riskReviewClosed: 409, .riskReviewClaimed: 409, .riskDecisionNotFound: 404,
+            .riskEntryNotFound: 404,
         ]
         for (code, status) in expected {
             #expect(LucidError(code).status == status, "\(code.rawValue)")
