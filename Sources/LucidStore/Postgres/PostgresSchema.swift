@@ -274,6 +274,7 @@ enum PostgresSchema {
             "ALTER TABLE operators DROP CONSTRAINT operators_role_check",
             "ALTER TABLE operators ADD CONSTRAINT operators_role_check CHECK (role IN ('admin', 'support', 'risk', 'auditor'))",
         ]),
+        Migration(name: "2026-11-25-04-risk", statements: RiskSchema.postgres),
     ]
 
     /// Every migration this binary knows, in order.

@@ -130,6 +130,9 @@ enum SQLiteSchema {
         migrator.registerMigration("2026-11-25-02-account-protection") { db in
             try db.execute(sql: AccountProtectionSchema.sqlite)
         }
+        migrator.registerMigration("2026-11-25-04-risk") { db in
+            try db.execute(sql: RiskSchema.sqlite)
+        }
         return migrator
     }
 }
