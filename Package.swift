@@ -94,6 +94,7 @@ let package = Package(
             dependencies: [
                 "LucidCore",
                 "LucidStore",
+                "LucidRisk",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

@@ -160,8 +160,12 @@ struct TransactionDTO: Encodable {
     var createdAt: String
     var reversesId: String?
     var reversedById: String?
+    /// Held by security monitoring: what the customer is told, in their language.
+    var security: SecurityNoteDTO?
 
-    init(_ view: TransactionView) {
+    init(_ view: TransactionView) { self.init(view, language: .en) }
+
+    init(_ view: TransactionView, language: Language) {
         id = view.id.rawValue
         kind = view.kind.rawValue
         state = view.state.rawValue
@@ -178,6 +182,7 @@ struct TransactionDTO: Encodable {
         createdAt = view.createdAt.rfc3339
         reversesId = view.reversesID?.rawValue
         reversedById = view.reversedByID?.rawValue
+        security = view.security.map { SecurityNoteDTO($0, language: language) }
     }
 }
 

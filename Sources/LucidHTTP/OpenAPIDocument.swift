@@ -28,11 +28,12 @@ enum OpenAPIDocument {
                 ["name": "money", "description": "Wallets and money movement"],
                 ["name": "history", "description": "Transaction history"],
                 ["name": "operations", "description": "Operator routes (operator bearer token)"],
+                ["name": "risk", "description": "Risk monitoring: decisions, review queue, rules, lists (operator bearer token)"],
                 ["name": "service", "description": "Health, metrics and this document"],
             ],
-            "paths": paths(),
+            "paths": paths().merging(riskPaths()) { $1 },
             "components": [
-                "schemas": schemas(),
+                "schemas": schemas().merging(riskSchemas()) { $1 },
                 "securitySchemes": [
                     "customer": ["type": "http", "scheme": "bearer", "description": "Token from POST /v1/sessions (lcs_…)."],
                     "operator": ["type": "http", "scheme": "bearer", "description": "Token from `lucid operator create` (lop_…)."],
@@ -128,7 +129,7 @@ enum OpenAPIDocument {
         let moneyErrors: [ErrorCode] = [.invalidAmount, .unsupportedCurrency, .amountOverflow, .stringTooLong,
                                          .insufficientFunds, .perTransferLimitExceeded, .dailyLimitExceeded, .accountFrozen,
                                          .accountDormant, .secondFactorRequired, .secondFactorInvalid, .rateLimited,
-                                         .regionNotSupported]
+                                         .regionNotSupported, .riskBlocked]
         return [
             "/healthz": ["get": op("Liveness", "service", .none, success: (200, "Health", "The process is up"))],
             "/metrics": ["get": op("Prometheus metrics (text format)", "service", .none, success: (200, nil, "Prometheus text exposition"))],
@@ -139,7 +140,7 @@ enum OpenAPIDocument {
             "/v1/sessions": ["post": op("Log in", "identity", .none, body: "SessionRequest",
                                         success: (201, "Session", "A bearer token for the customer routes"),
                                         errors: [.invalidCredentials, .stringTooLong, .secondFactorRequired, .secondFactorInvalid,
-                                                 .rateLimited, .regionNotSupported])],
+                                                 .rateLimited, .regionNotSupported, .riskBlocked])],
             "/v1/sessions/current": ["delete": op("Log out (revoke this token)", "identity", .customer,
                                                   success: (204, nil, "Logged out"))],
             "/v1/wallets": ["get": op("Own wallets with posted, pending and available balances", "money", .customer,
@@ -148,13 +149,14 @@ enum OpenAPIDocument {
                                       success: (201, "Transaction", "Credited (state posted)"),
                                       also: [202: "Accepted: waiting for the bank (state pending)"], errors: moneyErrors)],
             "/v1/transfers": ["post": op("Transfer to another customer", "money", .customer, idempotent: true, body: "TransferRequest",
-                                         success: (201, "Transaction", "Transferred"),
+                                         success: (201, "Transaction", "Transferred"), also: [202: "Held for security review: state pending, reason security_review, expected_by, security.summary"],
                                          errors: moneyErrors + [.payeeNotFound, .selfTransferNotAllowed])],
             "/v1/payments": ["post": op("Pay a merchant", "money", .customer, idempotent: true, body: "PaymentRequest",
-                                        success: (201, "Transaction", "Paid; the fee is in `fee`"),
+                                        success: (201, "Transaction", "Paid; the fee is in `fee`"), also: [202: "Held for security review: state pending, reason security_review, expected_by, security.summary"],
                                         errors: moneyErrors + [.merchantNotFound])],
             "/v1/withdrawals": ["post": op("Withdraw to the bank", "money", .customer, idempotent: true, body: "WithdrawalRequest",
                                            success: (201, "Transaction", "Held (state pending) until the bank settles"),
+                                           also: [202: "Held for security review: state pending, reason security_review, expected_by, security.summary"],
                                            errors: moneyErrors)],
             "/v1/transactions": ["get": op("Own transactions, newest first", "history", .customer, query: pageQuery,
                                            success: (200, "TransactionPage", "A page of transactions"),
@@ -336,6 +338,7 @@ enum OpenAPIDocument {
                 "reason": ["type": ["string", "null"], "description": "Why a non-final transaction is where it is"],
                 "expected_by": nullableTime, "resolved_at": nullableTime, "created_at": time,
                 "reverses_id": nullableString, "reversed_by_id": nullableString,
+                "security": ["oneOf": [ref("SecurityNote"), ["type": "null"]], "description": "Held by security monitoring"],
             ], required: ["id", "kind", "state", "amount", "currency", "fee", "counterparty", "created_at"], closed: false),
             "TransactionPage": object([
                 "items": ["type": "array", "items": ref("Transaction")], "next_cursor": nullableString,

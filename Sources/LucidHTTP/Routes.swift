@@ -8,6 +8,7 @@ import Prometheus
 struct Routes {
     let wallet: WalletService
     let identity: IdentityService
+    let risk: RiskOperations
     let registry: PrometheusCollectorRegistry
 
     func register(on router: Router<LucidContext>) {
@@ -67,6 +68,7 @@ struct Routes {
         ops.post("users/:id/unfreeze", use: operatorUnfreeze)
         ops.post("users/:id/unlock", use: operatorUnlock)
         ops.get("audit", use: operatorAudit)
+        registerRisk(on: ops.group("risk"))
     }
 
     // MARK: Identity
@@ -108,7 +110,7 @@ struct Routes {
         let key = try Validate.idempotencyKey(request.headers[.idempotencyKey])
         let body = try await JSONBody.decode(TopupBody.self, from: request, allowedFields: TopupBody.fields)
         let (view, status) = try await wallet.topUp(customer, amount: body.amount, currency: body.currency, idempotencyKey: key)
-        return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
+        return try JSONResponse.make(TransactionDTO(view, language: context.language), status: .init(code: status))
     }
 
     @Sendable func transfer(_ request: Request, context: LucidContext) async throws -> Response {
@@ -127,7 +129,7 @@ struct Routes {
         }
         let (view, status) = try await wallet.transfer(customer, to: payee, amount: body.amount, currency: body.currency,
                                                        memo: body.memo, idempotencyKey: key, proof: body.proof)
-        return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
+        return try JSONResponse.make(TransactionDTO(view, language: context.language), status: .init(code: status))
     }
 
     @Sendable func pay(_ request: Request, context: LucidContext) async throws -> Response {
@@ -137,7 +139,7 @@ struct Routes {
         guard let merchant = MerchantID(parsing: body.merchantId) else { throw LucidError(.merchantNotFound) }
         let (view, status) = try await wallet.pay(customer, merchant: merchant, amount: body.amount, currency: body.currency,
                                                   memo: body.memo, idempotencyKey: key, proof: body.proof)
-        return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
+        return try JSONResponse.make(TransactionDTO(view, language: context.language), status: .init(code: status))
     }
 
     @Sendable func withdraw(_ request: Request, context: LucidContext) async throws -> Response {
@@ -146,14 +148,15 @@ struct Routes {
         let body = try await JSONBody.decode(WithdrawalBody.self, from: request, allowedFields: WithdrawalBody.fields)
         let (view, status) = try await wallet.withdraw(customer, amount: body.amount, currency: body.currency, idempotencyKey: key,
                                                        proof: body.proof)
-        return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
+        return try JSONResponse.make(TransactionDTO(view, language: context.language), status: .init(code: status))
     }
 
     @Sendable func transactions(_ request: Request, context: LucidContext) async throws -> Response {
         let customer = try context.requireCustomer()
         let query = try PageQuery(request)
         let page = try await wallet.transactions(of: customer, limit: query.limit, cursor: query.cursor)
-        return try JSONResponse.make(PageDTO(items: page.items.map(TransactionDTO.init), nextCursor: page.nextCursor))
+        return try JSONResponse.make(PageDTO(items: page.items.map { TransactionDTO($0, language: context.language) },
+                                             nextCursor: page.nextCursor))
     }
 
     @Sendable func transaction(_ request: Request, context: LucidContext) async throws -> Response {
@@ -161,7 +164,7 @@ struct Routes {
         guard let id = context.parameters.get("id").flatMap(TransferID.init(parsing:)) else {
             throw LucidError(.transactionNotFound)
         }
-        return try JSONResponse.make(TransactionDTO(try await wallet.transaction(id, of: customer)))
+        return try JSONResponse.make(TransactionDTO(try await wallet.transaction(id, of: customer), language: context.language))
     }
 
     // MARK: Operations

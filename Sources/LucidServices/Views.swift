@@ -32,6 +32,8 @@ public struct TransactionView: Sendable, Hashable {
     public var expectedBy: Timestamp?
     public var reversesID: TransferID?
     public var reversedByID: TransferID?
+    /// Held by security monitoring: what the customer is told (risk, issue 6).
+    public var security: SecurityNote? = nil
 }
 
 extension TransactionView {

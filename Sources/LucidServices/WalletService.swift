@@ -14,6 +14,8 @@ public struct WalletService: Sendable {
     public let clock: any WallClock
     public let ids: any IDGenerator
     public let identity: IdentityService
+    /// Risk monitoring of every movement of money (nil: off). See WalletService+Risk.swift.
+    public var risk: RiskMonitor?
     let events: SecurityEvents
     let logger: Logger
 
@@ -53,7 +55,7 @@ public struct WalletService: Sendable {
         let tx = NewTransaction(id: ids.make(), kind: .topup, debit: .system(.gatewayClearing, currency),
                                 credit: .customer(customer.user.id, currency), amount: money,
                                 initiator: "user:\(customer.user.id)", idempotency: claim)
-        return try await execute(tx, for: customer) { _ in
+        return try await execute(tx, for: customer, screening: try await screenTopUp(customer, money)) { _ in
             CounterpartyView(type: "bank", name: "Sandbox Bank", login: nil, merchantID: nil)
         }
     }
@@ -74,9 +76,11 @@ public struct WalletService: Sendable {
         guard recipient.id != customer.user.id else { throw LucidError(.selfTransferNotAllowed) }
         if let replay = try await replayIfKnown(claim, customer) { return replay }
         let newPayee = customer.user.totpEnabled ? !(try await store.hasPaid(customer.user.id, recipient.id)) : false
-        try await stepUpIfNeeded(customer, money, newPayee: newPayee, proof: proof)
+        let to = Mask.name(recipient.displayName)
+        let screening = try await screen(customer, .transfer, money, payee: "user:" + recipient.id.rawValue, recipient: recipient,
+                                         counterparty: to, newPayee: newPayee, proof: proof)
         let fee = try configuration.fees.fee(.transfer, amount: money)
-        let from = Mask.name(customer.user.displayName), to = Mask.name(recipient.displayName)
+        let from = Mask.name(customer.user.displayName)
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .transfer,
                                 debit: .customer(customer.user.id, currency), credit: .customer(recipient.id, currency),
                                 amount: money, fee: fee, memo: memo, initiator: "user:\(customer.user.id)",
@@ -85,7 +89,7 @@ public struct WalletService: Sendable {
                                     events.notify(.moneySent, customer.user.id, moneyParams(money, to)),
                                     events.notify(.moneyReceived, recipient.id, moneyParams(money, from)),
                                 ]))
-        return try await execute(tx, for: customer) { _ in
+        return try await execute(tx, for: customer, screening: screening) { _ in
             CounterpartyView(party: PartyRecord(accountID: AccountID(0), kind: .customer, ownerID: recipient.id.rawValue,
                                                 code: nil, displayName: recipient.displayName, email: recipient.email,
                                                 phone: recipient.phone))
@@ -100,7 +104,8 @@ public struct WalletService: Sendable {
         try requireMayPay(customer)
         guard let merchant = try await store.merchant(merchantID) else { throw LucidError(.merchantNotFound) }
         if let replay = try await replayIfKnown(claim, customer) { return replay }
-        try await stepUpIfNeeded(customer, money, newPayee: false, proof: proof)
+        let screening = try await screen(customer, .payment, money, payee: "merchant:" + merchant.id.rawValue, counterparty: merchant.name,
+                                         newPayee: false, proof: proof)
         let fee = try configuration.fees.fee(.payment, amount: money)
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .payment,
                                 debit: .customer(customer.user.id, currency), credit: .merchant(merchant.id, currency),
@@ -108,7 +113,7 @@ public struct WalletService: Sendable {
                                 limit: LimitCheck(policy: configuration.limits, tier: customer.user.tier), idempotency: claim,
                                 effects: SideEffects(notifications: [events.notify(.moneySent, customer.user.id,
                                                                                    moneyParams(money, merchant.name))]))
-        return try await execute(tx, for: customer) { _ in
+        return try await execute(tx, for: customer, screening: screening) { _ in
             CounterpartyView(type: "merchant", name: merchant.name, login: nil, merchantID: merchant.id.rawValue)
         }
     }
@@ -121,7 +126,8 @@ public struct WalletService: Sendable {
         let claim = claim(customer, idempotencyKey, ["withdrawal", String(amount), currency.code])
         try requireMayPay(customer)
         if let replay = try await replayIfKnown(claim, customer) { return replay }
-        try await stepUpIfNeeded(customer, money, newPayee: false, proof: proof)
+        let screening = try await screen(customer, .withdrawal, money, payee: Self.sandboxRailKey, counterparty: "Sandbox Bank",
+                                         newPayee: false, proof: proof)
         let fee = try configuration.fees.fee(.withdrawal, amount: money)
         let now = clock.now()
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .withdrawal,
@@ -130,7 +136,7 @@ public struct WalletService: Sendable {
                                 timeoutAt: now.adding(seconds: configuration.withdrawalHoldSeconds),
                                 reason: "waiting_for_bank", initiator: "user:\(customer.user.id)",
                                 limit: LimitCheck(policy: configuration.limits, tier: customer.user.tier), idempotency: claim)
-        return try await execute(tx, for: customer) { _ in
+        return try await execute(tx, for: customer, screening: screening) { _ in
             CounterpartyView(type: "bank", name: "Sandbox Bank", login: nil, merchantID: nil)
         }
     }
@@ -157,7 +163,7 @@ public struct WalletService: Sendable {
     }
 
     /// Submits a new transaction and renders it; a replayed key re-reads the original.
-    private func execute(_ tx: NewTransaction, for customer: Customer,
+    func execute(_ tx: NewTransaction, for customer: Customer,
                          counterparty: (NewTransaction) -> CounterpartyView) async throws -> (TransactionView, Int) {
         let receipt: LedgerReceipt
         do {
@@ -220,7 +226,8 @@ public struct WalletService: Sendable {
 
     public func transactions(of customer: Customer, limit: Int?, cursor: String?) async throws -> Page<TransactionView> {
         let page = try await store.transactions(of: customer.user.id, limit: try Validate.pageSize(limit), cursor: cursor)
-        return Page(items: page.items.map { TransactionView($0, reader: customer.user.id) }, nextCursor: page.nextCursor)
+        let items = try await annotateSecurity(page.items.map { TransactionView($0, reader: customer.user.id) })
+        return Page(items: items, nextCursor: page.nextCursor)
     }
 
     /// One of the customer's own transactions; anyone else's is `transaction_not_found`, never 403,
@@ -230,7 +237,7 @@ public struct WalletService: Sendable {
               record.debit.ownerID == customer.user.id.rawValue || record.credit.ownerID == customer.user.id.rawValue else {
             throw LucidError(.transactionNotFound)
         }
-        return TransactionView(record, reader: customer.user.id)
+        return try await annotateSecurity([TransactionView(record, reader: customer.user.id)])[0]
     }
 
     /// Every transaction of a user, oldest first, for statements and evidence.

@@ -1,0 +1,345 @@
+import Foundation
+import Logging
+import LucidCore
+import LucidRisk
+import LucidStore
+import Synchronization
+
+/// Risk monitoring on the hot path: loads the remembered features an event needs, asks the
+/// engine (`RiskEngine.evaluate`), and records the decided event — features, decision,
+/// review item and notifications — in the database (group-committed).
+///
+/// One per process. Rules, lists and suppressions live in the database and are held here
+/// in memory; `reloadIfChanged` (run every few seconds by `RiskMaintenanceService`) picks up
+/// a change another process made. Features are never cached as the truth: every decision
+/// reads the current rows (the cache only skips decoding a row whose version it has seen),
+/// and every update is applied to the locked row inside the write, so processes sharing a
+/// PostgreSQL database never lose each other's updates.
+public final class RiskMonitor: Sendable {
+    public let configuration: RiskConfiguration
+    /// The rule sets in force (live, and shadow when a draft runs beside it).
+    public let rules: RuleSetHolder
+    let store: any RiskStore
+    let clock: any WallClock
+    let ids: any IDGenerator
+    let logger: Logger
+    /// Sees every evaluation as it is made (the simulator and tests read decisions through it).
+    let observer: (@Sendable (RiskEvent, RiskEvaluation) -> Void)?
+    private let loaded = Mutex(Loaded())
+    private let cache: Mutex<[String: Cached]>
+    private let recorder: RiskRecorder
+
+    /// Lists, suppressions and the records of the rule sets in force, as last loaded.
+    struct Loaded: Sendable {
+        var generation: Int64 = -1
+        var lists = RiskLists.empty
+        var suppressions: [UserID: [RuleSuppression]] = [:]
+        var live: RiskRuleSetRecord?
+        var shadow: RiskRuleSetRecord?
+    }
+
+    /// A decoded state and the row version it was decoded from.
+    struct Cached: Sendable {
+        var version: Int64
+        var state: State
+    }
+
+    enum State: Sendable {
+        case customer(CustomerFeatures)
+        case payee(PayeeFeatures)
+        case source(SourceFeatures)
+    }
+
+    public init(store: any RiskStore, configuration: RiskConfiguration = RiskConfiguration(), clock: any WallClock,
+                ids: any IDGenerator, logger: Logger = Logger(label: "lucid.risk"),
+                observer: (@Sendable (RiskEvent, RiskEvaluation) -> Void)? = nil) {
+        self.configuration = configuration
+        self.rules = RuleSetHolder(RuleSet.bundledDefault())
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+        self.logger = logger
+        self.observer = observer
+        self.cache = Mutex([:])
+        self.recorder = RiskRecorder(store: store, clock: clock, batchMax: configuration.recordBatchMax)
+    }
+
+    // MARK: Rules, lists and suppressions
+
+    /// Loads rules, lists and suppressions from the database. A stored rule set that no longer
+    /// loads (it cannot be: sets are validated before they are stored) leaves the current one.
+    public func reload() async throws {
+        let generation = try await store.riskGeneration()
+        let (live, shadow) = try await store.riskRuleSets()
+        let entries = try await store.riskListEntries()
+        let suppressions = try await store.riskSuppressions()
+        if let live, let yaml = live.yaml {
+            do { try rules.reload(yaml: yaml) } catch {
+                logger.error("stored live risk rules do not load; keeping the current set", metadata: ["error": "\(error)"])
+            }
+        } else {
+            rules.replaceLive(RuleSet.bundledDefault())
+        }
+        do { try rules.reloadShadow(yaml: shadow?.yaml) } catch {
+            logger.error("stored shadow risk rules do not load; shadow mode off", metadata: ["error": "\(error)"])
+            try? rules.reloadShadow(yaml: nil)
+        }
+        var byUser: [UserID: [RuleSuppression]] = [:]
+        for suppression in suppressions {
+            byUser[suppression.userID, default: []].append(
+                RuleSuppression(customer: suppression.userID, ruleID: suppression.ruleID, until: suppression.until, note: suppression.note))
+        }
+        let lists = RiskLists(entries.compactMap { entry -> RiskListEntry? in
+            guard let kind = RiskListEntry.Kind(rawValue: entry.kind), let verdict = RiskListEntry.Verdict(rawValue: entry.verdict) else {
+                return nil
+            }
+            return RiskListEntry(kind: kind, value: entry.value, verdict: verdict, customer: entry.userID, expiresAt: entry.expiresAt,
+                                 note: entry.note)
+        })
+        loaded.withLock {
+            $0 = Loaded(generation: generation, lists: lists, suppressions: byUser, live: live, shadow: shadow?.yaml == nil ? nil : shadow)
+        }
+    }
+
+    /// Reloads when another process (or this one) changed rules, lists or suppressions.
+    @discardableResult
+    public func reloadIfChanged() async throws -> Bool {
+        let generation = try await store.riskGeneration()
+        guard generation != loaded.withLock({ $0.generation }) else { return false }
+        try await reload()
+        return true
+    }
+
+    /// The records of the rule sets in force (nil live: the bundled defaults).
+    var ruleSetRecords: (live: RiskRuleSetRecord?, shadow: RiskRuleSetRecord?) { loaded.withLock { ($0.live, $0.shadow) } }
+
+    // MARK: Deciding
+
+    /// An event, what it was decided on, and the decision.
+    public struct Assessment: Sendable {
+        public let event: RiskEvent
+        public let context: CustomerContext
+        public let payeeContext: CustomerContext?
+        let inputs: RiskInputs
+        public let evaluation: RiskEvaluation
+        public var decision: RiskDecision { evaluation.decision }
+    }
+
+    /// The context the engine needs about a customer besides history.
+    func context(of user: UserRecord, at now: Timestamp) async throws -> CustomerContext {
+        let devices = try await store.establishedDevices(of: user.id, firstSeenBefore: now.adding(seconds: -configuration.establishedDeviceSeconds))
+        return CustomerContext(accountCreatedAt: user.createdAt, passwordChangedAt: user.passwordChangedAt,
+                               secondFactorChangedAt: user.totpEnabledAt, knownDevices: Set(devices), knownCountries: [user.country])
+    }
+
+    /// Loads the features `event` needs and evaluates the live (and shadow) rules on them.
+    func assess(_ event: RiskEvent, user: UserRecord, payee: UserRecord? = nil) async throws -> Assessment {
+        // The first decision of a process waits for the rules in force (the pool runs only once serving starts).
+        if loaded.withLock({ $0.generation < 0 }) { try await reload() }
+        let context = try await self.context(of: user, at: event.time)
+        let payeeContext = payee.map { CustomerContext(accountCreatedAt: $0.createdAt) }
+        var keys = [RiskStateKey.customer(event.customer)]
+        let payeeKey = event.kind.isMoneyOut ? event.payee.map(RiskStateKey.payee) : nil
+        let sourceKey = event.kind == .login ? event.sourceAddress.map(RiskStateKey.source) : nil
+        if let payeeKey { keys.append(payeeKey) }
+        if let sourceKey { keys.append(sourceKey) }
+        let states = try await store.riskStates(keys)
+        let inputs = RiskInputs(
+            context: context, customer: customerFeatures(states[keys[0]]),
+            payee: payeeKey.map { payeeFeatures(states[$0]) }, payeeContext: payeeContext,
+            source: sourceKey.flatMap { key in states[key].map { sourceFeatures($0) } })
+        return evaluate(event, inputs: inputs, context: context, payeeContext: payeeContext)
+    }
+
+    /// The same event and features, decided again with a fresh second factor proven.
+    func reassess(_ assessment: Assessment, secondFactorVerified: Bool) -> Assessment {
+        var event = assessment.event
+        event.secondFactorVerified = secondFactorVerified
+        return evaluate(event, inputs: assessment.inputs, context: assessment.context, payeeContext: assessment.payeeContext)
+    }
+
+    private func evaluate(_ event: RiskEvent, inputs: RiskInputs, context: CustomerContext,
+                          payeeContext: CustomerContext?) -> Assessment {
+        let (lists, suppressions) = loaded.withLock { ($0.lists, $0.suppressions[event.customer] ?? []) }
+        let (live, shadow) = rules.current
+        let evaluation = RiskEngine.evaluate(event, inputs: inputs, lists: lists, suppressions: suppressions, ruleSet: live,
+                                             shadow: shadow, configuration: configuration.features)
+        observer?(event, evaluation)
+        return Assessment(event: event, context: context, payeeContext: payeeContext, inputs: inputs, evaluation: evaluation)
+    }
+
+    // MARK: Recording
+
+    /// Money that arrives in a customer's wallet as part of the recorded event.
+    struct Incoming: Sendable {
+        let receiver: UserID
+        let amount: Money
+        let sender: UserID
+    }
+
+    /// Records a decided event: the features learn it (with the action enforced), the decision
+    /// is stored with the shadow decision beside it, and the review item and effects are written.
+    ///
+    /// `recorded: false` stores the decision only: something after the decision refused the
+    /// event (insufficient funds, a limit), so it did not happen and teaches the features nothing.
+    func record(_ assessment: Assessment, enforced: RiskAction, recorded: Bool = true, transactionID: TransferID? = nil,
+                review: RiskReviewRecord? = nil, incoming: Incoming? = nil, effects: SideEffects = .none) async throws {
+        let event = assessment.event
+        var updates: [RiskStateUpdate] = []
+        let applied = AppliedStates()
+        if recorded {
+            let features = configuration.features
+            updates.append(update(RiskStateKey.customer(event.customer), applied) { [self] record in
+                var state = customerFeatures(record)
+                state.record(event, action: enforced, configuration: features)
+                return .customer(state)
+            })
+            if event.kind.isMoneyOut, enforced.isAccepted, let amount = event.amount, let payee = event.payee {
+                let newSender = !assessment.inputs.customer.payees.contains(payee)
+                updates.append(update(RiskStateKey.payee(payee), applied) { [self] record in
+                    var state = payeeFeatures(record)
+                    state.recordPayment(amount, newSender: newSender, at: event.time)
+                    return .payee(state)
+                })
+            }
+            if event.kind == .login, let address = event.sourceAddress {
+                updates.append(update(RiskStateKey.source(address), applied) { [self] record in
+                    var state = sourceFeatures(record)
+                    state.record(event)
+                    return .source(state)
+                })
+            }
+            if let incoming { updates.append(incomingUpdate(incoming, at: event.time, applied)) }
+        }
+        let decision = try decisionRecord(assessment, enforced: enforced, recorded: recorded, transactionID: transactionID)
+        let written = try await recorder.record(RiskRecording(updates: updates, decision: decision, review: review, effects: effects))
+        remember(applied, written)
+    }
+
+    /// Money to a customer posted later than its decision (a held transfer an operator approved).
+    func recordIncoming(_ incoming: Incoming, effects: SideEffects = .none) async throws {
+        let applied = AppliedStates()
+        let written = try await recorder.record(RiskRecording(updates: [incomingUpdate(incoming, at: clock.now(), applied)],
+                                                              effects: effects))
+        remember(applied, written)
+    }
+
+    private func incomingUpdate(_ incoming: Incoming, at time: Timestamp, _ applied: AppliedStates) -> RiskStateUpdate {
+        update(RiskStateKey.customer(incoming.receiver), applied) { [self] record in
+            var state = customerFeatures(record)
+            state.recordIncoming(incoming.amount, from: "user:" + incoming.sender.rawValue, at: time)
+            return .customer(state)
+        }
+    }
+
+    /// An update that decodes the locked row (or reuses the value decoded for its version),
+    /// changes it, and notes the result so it can be cached once the write commits.
+    private func update(_ key: String, _ applied: AppliedStates,
+                        _ change: @escaping @Sendable (RiskStateRecord?) -> State) -> RiskStateUpdate {
+        RiskStateUpdate(key: key) { record in
+            let state = change(record)
+            applied.note(key, version: (record?.version ?? 0) + 1, state)
+            return Self.encode(state)
+        }
+    }
+
+    private func remember(_ applied: AppliedStates, _ written: [String: RiskStateRecord]) {
+        let values = applied.values
+        cache.withLock { cache in
+            if cache.count >= configuration.stateCacheMax { cache.removeAll(keepingCapacity: true) }
+            for (key, value) in values {
+                // Only what committed: the version written must be the one the value was made for.
+                guard let row = written[key], row.version >= value.version else { continue }
+                if row.version == value.version, (cache[key]?.version ?? -1) < value.version { cache[key] = value }
+            }
+        }
+    }
+
+    private func decisionRecord(_ assessment: Assessment, enforced: RiskAction, recorded: Bool,
+                                transactionID: TransferID?) throws -> RiskDecisionRecord {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let decision = assessment.evaluation.decision
+        let shadow = assessment.evaluation.shadow
+        func text<T: Encodable>(_ value: T) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+        var fired = decision.fired.map {
+            RiskFiredRuleRecord(ruleID: $0.ruleID, contribution: $0.contribution, forcedDecision: $0.forcedDecision?.rawValue,
+                                suppressed: $0.suppressed, shadow: false)
+        }
+        fired += (shadow?.fired ?? []).map {
+            RiskFiredRuleRecord(ruleID: $0.ruleID, contribution: $0.contribution, forcedDecision: $0.forcedDecision?.rawValue,
+                                suppressed: $0.suppressed, shadow: true)
+        }
+        return RiskDecisionRecord(
+            id: assessment.event.id, userID: assessment.event.customer, eventKind: assessment.event.kind.rawValue,
+            action: enforced.rawValue, rulesAction: decision.rulesAction.rawValue, score: decision.score,
+            ruleSetVersion: decision.ruleSetVersion, shadowAction: shadow?.action.rawValue, shadowRuleSetVersion: shadow?.ruleSetVersion,
+            transactionID: transactionID, recorded: recorded, createdAt: assessment.event.time, event: try text(assessment.event),
+            context: try text(StoredContext(context: assessment.context, payeeContext: assessment.payeeContext)),
+            decision: try text(decision), shadow: try shadow.map(text), fired: fired)
+    }
+
+    // MARK: States
+
+    func customerFeatures(_ record: RiskStateRecord?) -> CustomerFeatures {
+        if case .customer(let state)? = decoded(record, CustomerFeatures.self, State.customer) { return state }
+        return CustomerFeatures(configuration: configuration.features)
+    }
+
+    func payeeFeatures(_ record: RiskStateRecord?) -> PayeeFeatures {
+        if case .payee(let state)? = decoded(record, PayeeFeatures.self, State.payee) { return state }
+        return PayeeFeatures()
+    }
+
+    func sourceFeatures(_ record: RiskStateRecord?) -> SourceFeatures {
+        if case .source(let state)? = decoded(record, SourceFeatures.self, State.source) { return state }
+        return SourceFeatures(configuration: configuration.features)
+    }
+
+    /// The state of a row: from the cache when this version was decoded before, else decoded.
+    /// State of another shape (an older schema) reads as none: features rebuild as traffic flows.
+    private func decoded<T: Decodable>(_ record: RiskStateRecord?, _ type: T.Type, _ wrap: (T) -> State) -> State? {
+        guard let record, let data = record.data else { return nil }
+        if let hit = cache.withLock({ $0[record.key] }), hit.version == record.version { return hit.state }
+        guard let value = try? JSONDecoder().decode(T.self, from: Data(data)) else {
+            logger.warning("risk state of another shape ignored", metadata: ["key": "\(record.key)"])
+            return nil
+        }
+        let state = wrap(value)
+        cache.withLock { cache in
+            if cache.count >= configuration.stateCacheMax { cache.removeAll(keepingCapacity: true) }
+            if (cache[record.key]?.version ?? -1) < record.version { cache[record.key] = Cached(version: record.version, state: state) }
+        }
+        return state
+    }
+
+    static func encode(_ state: State) -> [UInt8] {
+        let encoder = JSONEncoder()
+        let data: Data?
+        switch state {
+        case .customer(let value): data = try? encoder.encode(value)
+        case .payee(let value): data = try? encoder.encode(value)
+        case .source(let value): data = try? encoder.encode(value)
+        }
+        guard let data else { preconditionFailure("risk features always encode") }
+        return [UInt8](data)
+    }
+}
+
+/// The context a decision was made on, as stored with it (for backtests).
+struct StoredContext: Codable, Sendable {
+    var context: CustomerContext
+    var payeeContext: CustomerContext?
+    enum CodingKeys: String, CodingKey { case context, payeeContext = "payee_context" }
+}
+
+/// The values an update's last run produced, per key, until the write commits.
+final class AppliedStates: Sendable {
+    private let storage = Mutex<[String: RiskMonitor.Cached]>([:])
+
+    func note(_ key: String, version: Int64, _ state: RiskMonitor.State) {
+        storage.withLock { $0[key] = RiskMonitor.Cached(version: version, state: state) }
+    }
+
+    var values: [String: RiskMonitor.Cached] { storage.withLock { $0 } }
+}
