@@ -186,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "LucidHTTPTests",
             dependencies: [
-                "LucidCore", "LucidStore", "LucidServices", "LucidHTTP",
+                "LucidCore", "LucidStore", "LucidServices", "LucidHTTP", "LucidRisk",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
