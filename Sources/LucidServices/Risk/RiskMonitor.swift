@@ -133,7 +133,7 @@ public final class RiskMonitor: Sendable {
     }
 
     /// Loads the features `event` needs and evaluates the live (and shadow) rules on them.
-    func assess(_ event: RiskEvent, user: UserRecord, payee: UserRecord? = nil) async throws -> Assessment {
+    public func assess(_ event: RiskEvent, user: UserRecord, payee: UserRecord? = nil) async throws -> Assessment {
         // The first decision of a process waits for the rules in force (the pool runs only once serving starts).
         if loaded.withLock({ $0.generation < 0 }) { try await reload() }
         let context = try await self.context(of: user, at: event.time)
@@ -171,10 +171,15 @@ public final class RiskMonitor: Sendable {
     // MARK: Recording
 
     /// Money that arrives in a customer's wallet as part of the recorded event.
-    struct Incoming: Sendable {
+    public struct Incoming: Sendable {
         let receiver: UserID
         let amount: Money
         let sender: UserID
+        public init(receiver: UserID, amount: Money, sender: UserID) {
+            self.receiver = receiver
+            self.amount = amount
+            self.sender = sender
+        }
     }
 
     /// Records a decided event: the features learn it (with the action enforced), the decision
@@ -182,8 +187,8 @@ public final class RiskMonitor: Sendable {
     ///
     /// `recorded: false` stores the decision only: something after the decision refused the
     /// event (insufficient funds, a limit), so it did not happen and teaches the features nothing.
-    func record(_ assessment: Assessment, enforced: RiskAction, recorded: Bool = true, transactionID: TransferID? = nil,
-                review: RiskReviewRecord? = nil, incoming: Incoming? = nil, effects: SideEffects = .none) async throws {
+    public func record(_ assessment: Assessment, enforced: RiskAction, recorded: Bool = true, transactionID: TransferID? = nil,
+                       review: RiskReviewRecord? = nil, incoming: Incoming? = nil, effects: SideEffects = .none) async throws {
         let event = assessment.event
         var updates: [RiskStateUpdate] = []
         let applied = AppliedStates()
