@@ -126,8 +126,10 @@ public final class RiskMonitor: Sendable {
     }
 
     /// The context the engine needs about a customer besides history.
-    func context(of user: UserRecord, at now: Timestamp) async throws -> CustomerContext {
-        let devices = try await store.establishedDevices(of: user.id, firstSeenBefore: now.adding(seconds: -configuration.establishedDeviceSeconds))
+    func context(of user: UserRecord, at now: Timestamp, device: String?) async throws -> CustomerContext {
+        // Only the event's own device can be judged known or new: without one there is nothing to look up.
+        let devices = device == nil ? []
+            : try await store.establishedDevices(of: user.id, firstSeenBefore: now.adding(seconds: -configuration.establishedDeviceSeconds))
         return CustomerContext(accountCreatedAt: user.createdAt, passwordChangedAt: user.passwordChangedAt,
                                secondFactorChangedAt: user.totpEnabledAt, knownDevices: Set(devices), knownCountries: [user.country])
     }
@@ -136,7 +138,7 @@ public final class RiskMonitor: Sendable {
     public func assess(_ event: RiskEvent, user: UserRecord, payee: UserRecord? = nil) async throws -> Assessment {
         // The first decision of a process waits for the rules in force (the pool runs only once serving starts).
         if loaded.withLock({ $0.generation < 0 }) { try await reload() }
-        let context = try await self.context(of: user, at: event.time)
+        let context = try await self.context(of: user, at: event.time, device: event.device)
         let payeeContext = payee.map { CustomerContext(accountCreatedAt: $0.createdAt) }
         var keys = [RiskStateKey.customer(event.customer)]
         let payeeKey = event.kind.isMoneyOut ? event.payee.map(RiskStateKey.payee) : nil
