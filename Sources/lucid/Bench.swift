@@ -227,9 +227,9 @@ struct HTTPBench: AsyncParsableCommand {
         for index in 0..<customers {
             let email = "bench-\(run)-\(index)@example.com"
             _ = try await call(client, "POST", baseURL + "/v1/users", body: [
-                "email": email, "password": "correct horse battery \(index)", "display_name": "Bench \(index)", "country": "CN"])
+                "email": email, "password": "correct horse battery staple", "display_name": "Bench \(index)", "country": "CN"])
             let session = try await call(client, "POST", baseURL + "/v1/sessions",
-                                         body: ["login": email, "password": "correct horse battery \(index)", "device_id": Self.device])
+                                         body: ["login": email, "password": "correct horse battery staple", "device_id": Self.device])
             guard let token = session.json["token"] as? String else { throw ValidationError("login failed: \(session.status)") }
             _ = try await call(client, "POST", baseURL + "/v1/topups", token: token, key: "fund-\(run)-\(index)",
                                body: ["amount": 100_000, "currency": "CNY"])

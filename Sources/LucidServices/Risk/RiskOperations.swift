@@ -184,22 +184,32 @@ public struct RiskOperations: Sendable {
         return events.audit(action, actor: actor, target: review.userID, details)
     }
 
-    /// Marks reviews whose hold the ledger let expire (nobody decided in time) and tells the
-    /// customers their money is back. Returns how many.
+    /// Closes reviews whose hold is over: expired by the ledger (nobody decided in time; the
+    /// customer is told the money is back), or settled outside the queue (an operator's
+    /// post or void of the transaction). Returns how many were closed.
     public func expireReviews(limit: Int = 200) async throws -> Int {
-        var expired = 0
+        var closed = 0
         for review in try await store.riskReviewsPastExpiry(now: clock.now(), limit: limit) {
             guard let tx = try await wallet.store.transaction(review.transactionID) else { continue }
-            // Still pending: the hold expiry service has not released it yet; next round.
-            guard tx.state != .pending else { continue }
-            let change: RiskReviewChange = .expire(at: clock.now())
-            let notify = tx.state == .expired
-            let effects = notify ? SideEffects(audit: [audit("risk_review_expired", "system:hold-expiry", review, note: nil)],
-                                               notifications: [events.notify(.riskReviewExpired, review.userID, customerParams(review, tx))])
-                                 : .none
-            if try await store.changeRiskReview(review.id, from: [.open, .claimed], change: change, effects: effects) { expired += 1 }
+            let now = clock.now()
+            let change: RiskReviewChange
+            var effects = SideEffects.none
+            switch tx.state {
+            case .pending:
+                // The hold expiry service has not released it yet: next round.
+                continue
+            case .expired:
+                change = .expire(at: now)
+                effects = SideEffects(audit: [audit("risk_review_expired", "system:hold-expiry", review, note: nil)],
+                                      notifications: [events.notify(.riskReviewExpired, review.userID, customerParams(review, tx))])
+            case .posted:
+                change = .approve(by: "system:ledger", at: now, note: "settled outside the review queue")
+            case .voided, .failed:
+                change = .reject(by: "system:ledger", at: now, note: "cancelled outside the review queue", froze: false)
+            }
+            if try await store.changeRiskReview(review.id, from: [.open, .claimed], change: change, effects: effects) { closed += 1 }
         }
-        return expired
+        return closed
     }
 
     // MARK: Rules
