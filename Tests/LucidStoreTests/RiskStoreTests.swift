@@ -21,6 +21,15 @@ struct RiskStoreTests {
         }
     }
 
+    /// The same, precomputed from the value read at `version` (as the hot path does): stale when someone wrote since.
+    static func increment(_ key: String, from seen: (value: Int, version: Int64)?) -> RiskStateUpdate {
+        let precomputed = (from: seen?.version ?? 0, data: Array(String((seen?.value ?? 0) + 1).utf8))
+        return RiskStateUpdate(key: key, precomputed: precomputed) { record in
+            let current = record?.data.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+            return Array(String(current + 1).utf8)
+        }
+    }
+
     static func counter(_ store: SQLStore, _ key: String) async throws -> (value: Int, version: Int64)? {
         guard let state = try await store.riskStates([key])[key], let data = state.data else { return nil }
         return (Int(String(decoding: data, as: UTF8.self)) ?? -1, state.version)
@@ -84,6 +93,24 @@ struct RiskStoreTests {
             #expect(try await Self.counter(a, key)?.value == 2 * rounds)
             #expect(try await Self.counter(b, fresh)?.value == 2 * rounds)
             #expect(try await Self.counter(b, key)?.version == Int64(2 * rounds))
+            // Precomputed from what each request read: many are stale by the time they write and are redone on the row.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for store in [a, b] {
+                    for _ in 0..<rounds {
+                        group.addTask {
+                            let seen = try await Self.counter(store, key)
+                            try await store.recordRisk([RiskRecording(updates: [Self.increment(key, from: seen)])], at: clock.now())
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await Self.counter(a, key)?.value == 4 * rounds)
+            // Two precomputed updates of one key in one transaction: the second is stale after the first and redone.
+            let seen = try await Self.counter(a, key)
+            try await a.recordRisk([RiskRecording(updates: [Self.increment(key, from: seen)]),
+                                    RiskRecording(updates: [Self.increment(key, from: seen)])], at: clock.now())
+            #expect(try await Self.counter(b, key)?.value == 4 * rounds + 2)
         }
     }
 

@@ -121,6 +121,8 @@ public final class RiskMonitor: Sendable {
         public let context: CustomerContext
         public let payeeContext: CustomerContext?
         let inputs: RiskInputs
+        /// The row versions the inputs were read at (0: no row), so the updates can be computed before the write.
+        let versions: [String: Int64]
         public let evaluation: RiskEvaluation
         public var decision: RiskDecision { evaluation.decision }
     }
@@ -150,24 +152,26 @@ public final class RiskMonitor: Sendable {
             context: context, customer: customerFeatures(states[keys[0]]),
             payee: payeeKey.map { payeeFeatures(states[$0]) }, payeeContext: payeeContext,
             source: sourceKey.flatMap { key in states[key].map { sourceFeatures($0) } })
-        return evaluate(event, inputs: inputs, context: context, payeeContext: payeeContext)
+        return evaluate(event, inputs: inputs, versions: states.mapValues(\.version), context: context, payeeContext: payeeContext)
     }
 
     /// The same event and features, decided again with a fresh second factor proven.
     func reassess(_ assessment: Assessment, secondFactorVerified: Bool) -> Assessment {
         var event = assessment.event
         event.secondFactorVerified = secondFactorVerified
-        return evaluate(event, inputs: assessment.inputs, context: assessment.context, payeeContext: assessment.payeeContext)
+        return evaluate(event, inputs: assessment.inputs, versions: assessment.versions, context: assessment.context,
+                        payeeContext: assessment.payeeContext)
     }
 
-    private func evaluate(_ event: RiskEvent, inputs: RiskInputs, context: CustomerContext,
+    private func evaluate(_ event: RiskEvent, inputs: RiskInputs, versions: [String: Int64], context: CustomerContext,
                           payeeContext: CustomerContext?) -> Assessment {
         let (lists, suppressions) = loaded.withLock { ($0.lists, $0.suppressions[event.customer] ?? []) }
         let (live, shadow) = rules.current
         let evaluation = RiskEngine.evaluate(event, inputs: inputs, lists: lists, suppressions: suppressions, ruleSet: live,
                                              shadow: shadow, configuration: configuration.features)
         observer?(event, evaluation)
-        return Assessment(event: event, context: context, payeeContext: payeeContext, inputs: inputs, evaluation: evaluation)
+        return Assessment(event: event, context: context, payeeContext: payeeContext, inputs: inputs, versions: versions,
+                          evaluation: evaluation)
     }
 
     // MARK: Recording
@@ -196,24 +200,42 @@ public final class RiskMonitor: Sendable {
         let applied = AppliedStates()
         if recorded {
             let features = configuration.features
-            updates.append(update(RiskStateKey.customer(event.customer), applied) { [self] record in
+            let inputs = assessment.inputs
+            let customerKey = RiskStateKey.customer(event.customer)
+            updates.append(update(customerKey, known: (assessment.versions[customerKey] ?? 0, .customer(inputs.customer)),
+                                  applied) { [self] record in
                 var state = customerFeatures(record)
                 state.record(event, action: enforced, configuration: features)
                 return .customer(state)
+            } change: { state in
+                guard case .customer(var value) = state else { return state }
+                value.record(event, action: enforced, configuration: features)
+                return .customer(value)
             })
             if event.kind.isMoneyOut, enforced.isAccepted, let amount = event.amount, let payee = event.payee {
-                let newSender = !assessment.inputs.customer.payees.contains(payee)
-                updates.append(update(RiskStateKey.payee(payee), applied) { [self] record in
+                let newSender = !inputs.customer.payees.contains(payee)
+                let key = RiskStateKey.payee(payee)
+                updates.append(update(key, known: inputs.payee.map { (assessment.versions[key] ?? 0, .payee($0)) }, applied) { [self] record in
                     var state = payeeFeatures(record)
                     state.recordPayment(amount, newSender: newSender, at: event.time)
                     return .payee(state)
+                } change: { state in
+                    guard case .payee(var value) = state else { return state }
+                    value.recordPayment(amount, newSender: newSender, at: event.time)
+                    return .payee(value)
                 })
             }
             if event.kind == .login, let address = event.sourceAddress {
-                updates.append(update(RiskStateKey.source(address), applied) { [self] record in
+                let key = RiskStateKey.source(address)
+                let known: (Int64, State) = (assessment.versions[key] ?? 0, .source(inputs.source ?? SourceFeatures(configuration: features)))
+                updates.append(update(key, known: known, applied) { [self] record in
                     var state = sourceFeatures(record)
                     state.record(event)
                     return .source(state)
+                } change: { state in
+                    guard case .source(var value) = state else { return state }
+                    value.record(event)
+                    return .source(value)
                 })
             }
             if let incoming { updates.append(incomingUpdate(incoming, at: event.time, applied)) }
@@ -232,19 +254,36 @@ public final class RiskMonitor: Sendable {
     }
 
     private func incomingUpdate(_ incoming: Incoming, at time: Timestamp, _ applied: AppliedStates) -> RiskStateUpdate {
-        update(RiskStateKey.customer(incoming.receiver), applied) { [self] record in
+        let key = RiskStateKey.customer(incoming.receiver)
+        let sender = "user:" + incoming.sender.rawValue
+        // The receiver was not read for this decision: its last known state (if this process has one) is the guess.
+        let known = cache.withLock { $0[key] }.map { ($0.version, $0.state) }
+        return update(key, known: known, applied) { [self] record in
             var state = customerFeatures(record)
-            state.recordIncoming(incoming.amount, from: "user:" + incoming.sender.rawValue, at: time)
+            state.recordIncoming(incoming.amount, from: sender, at: time)
             return .customer(state)
+        } change: { state in
+            guard case .customer(var value) = state else { return state }
+            value.recordIncoming(incoming.amount, from: sender, at: time)
+            return .customer(value)
         }
     }
 
-    /// An update that decodes the locked row (or reuses the value decoded for its version),
-    /// changes it, and notes the result so it can be cached once the write commits.
-    private func update(_ key: String, _ applied: AppliedStates,
-                        _ change: @escaping @Sendable (RiskStateRecord?) -> State) -> RiskStateUpdate {
-        RiskStateUpdate(key: key) { record in
-            let state = change(record)
+    /// An update computed now from the state the decision read (`known`: its row version and value),
+    /// encoded outside the write lock; should the row have moved on meanwhile, `slow` recomputes it
+    /// from the locked row inside the write. Either way the result is noted so it can be cached
+    /// once the write commits.
+    private func update(_ key: String, known: (Int64, State)?, _ applied: AppliedStates,
+                        slow: @escaping @Sendable (RiskStateRecord?) -> State,
+                        change: (State) -> State) -> RiskStateUpdate {
+        var precomputed: (from: Int64, data: [UInt8])?
+        if let (version, state) = known {
+            let next = change(state)
+            applied.note(key, version: version + 1, next)
+            precomputed = (version, Self.encode(next))
+        }
+        return RiskStateUpdate(key: key, precomputed: precomputed) { record in
+            let state = slow(record)
             applied.note(key, version: (record?.version ?? 0) + 1, state)
             return Self.encode(state)
         }

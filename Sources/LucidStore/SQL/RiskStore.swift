@@ -29,21 +29,31 @@ public struct RiskStateRecord: Sendable, Hashable {
     }
 }
 
-/// A change of one state, computed from the stored bytes *inside* the write transaction
-/// (with the row locked on PostgreSQL), so two processes updating the same customer both
-/// land: neither overwrites the other with a copy read before the other's write.
+/// A change of one state that never loses another's: it lands on the row as it is when the
+/// write transaction holds it (locked on PostgreSQL), so two processes updating the same
+/// customer both count.
 ///
-/// `apply` must be pure: a transaction retried after a serialization failure runs it again.
+/// The caller usually knows the row's current version and has already computed the new bytes
+/// from it (`precomputed`): when the locked row still has that version, those bytes are written
+/// as they are — no decoding or encoding while the write lock is held. Otherwise (another
+/// request or process wrote in between) `apply` recomputes them from the locked row. `apply`
+/// must be pure: a transaction retried after a serialization failure runs it again.
 public struct RiskStateUpdate: Sendable {
     public var key: String
     /// The new bytes from the stored state (nil: nothing stored yet). The version lets a caller
     /// reuse a value it already decoded for exactly that version.
     public var apply: @Sendable (RiskStateRecord?) -> [UInt8]
+    /// New bytes computed from the row at `precomputedFrom` (0: no row yet), used when that is still the version.
+    public var precomputed: [UInt8]?
+    public var precomputedFrom: Int64
 
-    public init(key: String, apply: @escaping @Sendable (RiskStateRecord?) -> [UInt8]) {
+    public init(key: String, precomputed: (from: Int64, data: [UInt8])? = nil,
+                apply: @escaping @Sendable (RiskStateRecord?) -> [UInt8]) {
         precondition(!key.isEmpty && key.utf8.count <= RiskStateKey.lengthMax, "risk state keys are bounded")
         self.key = key
         self.apply = apply
+        self.precomputed = precomputed?.data
+        self.precomputedFrom = precomputed?.from ?? -1
     }
 }
 
@@ -380,8 +390,9 @@ extension SQLStore: RiskStore {
         return try await publicErrors {
             try await database.write { connection in
                 let keys = Array(Set(recordings.flatMap { $0.updates.map(\.key) })).sorted()
-                var states = try await Self.lockStates(keys, connection, dialect)
-                let missing = keys.filter { states[$0] == nil }
+                // Versions only: the bytes are read just for the keys whose precomputed change is stale.
+                var versions = try await Self.lockVersions(keys, connection, dialect)
+                let missing = keys.filter { versions[$0] == nil }
                 if !missing.isEmpty {
                     // An empty row per new key first, so the row can be locked: two processes meeting a new
                     // key both wait for the one that inserts it and then apply on top of it.
@@ -390,15 +401,25 @@ extension SQLStore: RiskStore {
                             INSERT INTO risk_states (key, version, data, updated_at) VALUES (?, 0, ?, ?) ON CONFLICT (key) DO NOTHING
                             """, key, [UInt8](), now))
                     }
-                    states.merge(try await Self.lockStates(missing, connection, dialect)) { $1 }
+                    versions.merge(try await Self.lockVersions(missing, connection, dialect)) { $1 }
                 }
+                var states: [String: RiskStateRecord] = [:]
                 var changed: Set<String> = []
                 for recording in recordings {
                     for update in recording.updates {
-                        let current = states[update.key]
-                        let stored = (current?.version ?? 0) == 0 ? nil : current
-                        states[update.key] = RiskStateRecord(key: update.key, version: (current?.version ?? 0) + 1,
-                                                             data: update.apply(stored))
+                        let version = states[update.key]?.version ?? versions[update.key] ?? 0
+                        let data: [UInt8]
+                        if let precomputed = update.precomputed, update.precomputedFrom == version {
+                            data = precomputed
+                        } else {
+                            var current = states[update.key]
+                            if current == nil, version > 0 {
+                                let row = try await connection.queryOne(SQLStatement("SELECT data FROM risk_states WHERE key = ?", update.key))
+                                current = RiskStateRecord(key: update.key, version: version, data: try row?.blob("data"))
+                            }
+                            data = update.apply(version == 0 ? nil : current)
+                        }
+                        states[update.key] = RiskStateRecord(key: update.key, version: version + 1, data: data)
                         changed.insert(update.key)
                     }
                 }
@@ -423,18 +444,16 @@ extension SQLStore: RiskStore {
         }
     }
 
-    /// The rows of `keys`, locked for update on PostgreSQL (in key order, so two batches never deadlock).
-    static func lockStates(_ keys: [String], _ connection: any SQLConnection,
-                           _ dialect: SQLDialect) async throws -> [String: RiskStateRecord] {
+    /// The versions of `keys`' rows, locked for update on PostgreSQL (in key order, so two batches never deadlock).
+    static func lockVersions(_ keys: [String], _ connection: any SQLConnection, _ dialect: SQLDialect) async throws -> [String: Int64] {
         guard !keys.isEmpty else { return [:] }
-        var states: [String: RiskStateRecord] = [:]
+        var versions: [String: Int64] = [:]
         for row in try await connection.query(SQLStatement(
-            "SELECT key, version, data FROM risk_states WHERE key IN (\(SQLStatement.placeholders(keys.count))) ORDER BY key\(dialect.forUpdate)",
+            "SELECT key, version FROM risk_states WHERE key IN (\(SQLStatement.placeholders(keys.count))) ORDER BY key\(dialect.forUpdate)",
             binds: keys.sorted().map(SQLValue.text))) {
-            let key = try row.text(0)
-            states[key] = RiskStateRecord(key: key, version: try row.int(1), data: try row.blob("data"))
+            versions[try row.text(0)] = try row.int(1)
         }
-        return states
+        return versions
     }
 
     static func insert(_ decision: RiskDecisionRecord, _ connection: any SQLConnection) async throws {
