@@ -328,30 +328,45 @@ public final class RiskMonitor: Sendable {
     // MARK: States
 
     func customerFeatures(_ record: RiskStateRecord?) -> CustomerFeatures {
-        if case .customer(let state)? = decoded(record, CustomerFeatures.self, State.customer) { return state }
+        if case .customer(let state)? = decoded(record, { .customer(try CustomerFeatures(binary: $0)) },
+                                                { .customer(try JSONDecoder().decode(CustomerFeatures.self, from: $0)) }) {
+            return state
+        }
         return CustomerFeatures(configuration: configuration.features)
     }
 
     func payeeFeatures(_ record: RiskStateRecord?) -> PayeeFeatures {
-        if case .payee(let state)? = decoded(record, PayeeFeatures.self, State.payee) { return state }
+        if case .payee(let state)? = decoded(record, { .payee(try PayeeFeatures(binary: $0)) },
+                                             { .payee(try JSONDecoder().decode(PayeeFeatures.self, from: $0)) }) {
+            return state
+        }
         return PayeeFeatures()
     }
 
     func sourceFeatures(_ record: RiskStateRecord?) -> SourceFeatures {
-        if case .source(let state)? = decoded(record, SourceFeatures.self, State.source) { return state }
+        if case .source(let state)? = decoded(record, { .source(try SourceFeatures(binary: $0)) },
+                                              { .source(try JSONDecoder().decode(SourceFeatures.self, from: $0)) }) {
+            return state
+        }
         return SourceFeatures(configuration: configuration.features)
     }
 
-    /// The state of a row: from the cache when this version was decoded before, else decoded.
-    /// State of another shape (an older schema) reads as none: features rebuild as traffic flows.
-    private func decoded<T: Decodable>(_ record: RiskStateRecord?, _ type: T.Type, _ wrap: (T) -> State) -> State? {
+    /// The state of a row: from the cache when this version was decoded before, else read from its
+    /// binary form (or JSON, as the first rows were written). State of another shape (an older
+    /// schema) reads as none: features rebuild as traffic flows.
+    private func decoded(_ record: RiskStateRecord?, _ binary: ([UInt8]) throws -> State,
+                         _ json: (Data) throws -> State) -> State? {
         guard let record, let data = record.data else { return nil }
         if let hit = cache.withLock({ $0[record.key] }), hit.version == record.version { return hit.state }
-        guard let value = try? JSONDecoder().decode(T.self, from: Data(data)) else {
+        let state: State
+        if let value = try? binary(data) {
+            state = value
+        } else if data.first == UInt8(ascii: "{"), let value = try? json(Data(data)) {
+            state = value
+        } else {
             logger.warning("risk state of another shape ignored", metadata: ["key": "\(record.key)"])
             return nil
         }
-        let state = wrap(value)
         cache.withLock { cache in
             if cache.count >= configuration.stateCacheMax { cache.removeAll(keepingCapacity: true) }
             if (cache[record.key]?.version ?? -1) < record.version { cache[record.key] = Cached(version: record.version, state: state) }
@@ -360,15 +375,11 @@ public final class RiskMonitor: Sendable {
     }
 
     static func encode(_ state: State) -> [UInt8] {
-        let encoder = JSONEncoder()
-        let data: Data?
         switch state {
-        case .customer(let value): data = try? encoder.encode(value)
-        case .payee(let value): data = try? encoder.encode(value)
-        case .source(let value): data = try? encoder.encode(value)
+        case .customer(let value): value.binary()
+        case .payee(let value): value.binary()
+        case .source(let value): value.binary()
         }
-        guard let data else { preconditionFailure("risk features always encode") }
-        return [UInt8](data)
     }
 }
 
