@@ -95,7 +95,7 @@ final class ServicesDriver {
             clock.set(customer.createdAt)
             let password = "purple horse battery \(customer.index) staple"
             let user = try await identity.register(.init(email: "c\(customer.index)@sim.lucid.example", phone: nil, password: password,
-                                                         displayName: "Sim \(customer.index)", country: customer.home), tier: .full)
+                                                         displayName: "Sim Customer", country: customer.home), tier: .full)
             users[customer.index] = user
             passwords[customer.index] = password
             if customer.legitimate { legitimate.insert(customer.index) }
@@ -113,7 +113,7 @@ final class ServicesDriver {
         if let id = extraUsers[key] { return id }
         let number = extraUsers.count
         let user = try await identity.register(.init(email: "payee\(number)@sim.lucid.example", phone: nil,
-                                                     password: "orange horse battery \(number) staple", displayName: "Payee \(number)",
+                                                     password: "orange horse battery \(number) staple", displayName: "Sim Payee",
                                                      country: "CN"), tier: .full)
         extraUsers[key] = user.id
         return user.id
