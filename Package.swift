@@ -95,6 +95,7 @@ let package = Package(
                 "LucidCore",
                 "LucidStore",
                 "LucidGateway",
+                "LucidRisk",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -188,7 +189,7 @@ let package = Package(
         .testTarget(
             name: "LucidHTTPTests",
             dependencies: [
-                "LucidCore", "LucidStore", "LucidServices", "LucidHTTP", "LucidGateway",
+                "LucidCore", "LucidStore", "LucidServices", "LucidHTTP", "LucidGateway", "LucidRisk",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -326,8 +326,15 @@ public enum ErrorCatalogue {
                 let action = secondFactorAction(p.text("reason"))
                 return Localized("\(action.en) needs a second factor (\(p.text("methods"))).",
                                  "\(action.zh)需要第二重验证（\(p.text("methods"))）。")
-            }, { _ in [Localized("Send the request again with totp_code set to the 6-digit code from your authenticator app, or with recovery_code set to one of your unused recovery codes.",
-                                 "请重新提交请求，并在 totp_code 中填写身份验证器应用显示的 6 位验证码，或在 recovery_code 中填写一个未使用过的恢复码。")] })
+            }, { p in
+                if p.text("methods") == "verification_code" {
+                    // Customers without two-factor authentication prove themselves with a one-time code.
+                    return [Localized("Use the 6-digit code we sent to your phone or e-mail (signed in, ask for one with POST /v1/me/verification-codes, purpose step_up), and send the request again with verification_code set to it.",
+                                      "请使用我们发送到您手机或邮箱的 6 位验证码（已登录时可通过 POST /v1/me/verification-codes 申请，purpose 为 step_up），并在 verification_code 中填写后重新提交请求。")]
+                }
+                return [Localized("Send the request again with totp_code set to the 6-digit code from your authenticator app, or with recovery_code set to one of your unused recovery codes.",
+                                  "请重新提交请求，并在 totp_code 中填写身份验证器应用显示的 6 位验证码，或在 recovery_code 中填写一个未使用过的恢复码。")]
+            })
         case .secondFactorInvalid:
             return e(401, Localized("Code not accepted", "验证码无效"), { _ in
                 Localized("The two-factor code is not correct, has expired or was already used.",
@@ -509,6 +516,28 @@ public enum ErrorCatalogue {
                           "您已保存 \(p.text("limit")) 个银行账户，已达每个钱包的上限。")
             }, { _ in [Localized("Remove one you no longer use (DELETE /v1/bank-accounts/{id}), then add the new one.",
                                  "请先删除不再使用的银行账户（DELETE /v1/bank-accounts/{id}），再添加新账户。")] })
+        case .riskReviewNotFound:
+            return e(404, Localized("Review not found", "审核项不存在"), { _ in
+                Localized("No item in the risk review queue has this id.", "风控审核队列中没有该编号的审核项。")
+            }, { _ in [Localized("List the queue with GET /v1/ops/risk/reviews.", "请通过 GET /v1/ops/risk/reviews 查看审核队列。")] })
+        case .riskReviewClosed:
+            return e(409, Localized("Review already decided", "审核已完成"), { p in
+                Localized("This review is already \(p.text("state")); the held money was settled and cannot be decided again.",
+                          "该审核项已处于 \(p.text("state")) 状态；冻结资金已处理，不能再次审核。")
+            }, { _ in [Localized("Read the item to see who decided it and when.", "请查看该审核项，了解处理人和处理时间。")] })
+        case .riskReviewClaimed:
+            return e(409, Localized("Review taken by someone else", "审核项已被他人认领"), { p in
+                Localized("Another operator (\(p.text("claimed_by"))) claimed this review.", "其他操作员（\(p.text("claimed_by"))）已认领该审核项。")
+            }, { _ in [Localized("Leave it to them, or ask an admin to decide it.", "请交由其处理，或请管理员处理。")] })
+        case .riskDecisionNotFound:
+            return e(404, Localized("Risk decision not found", "风控决策不存在"), { _ in
+                Localized("No risk decision has this id.", "没有该编号的风控决策。")
+            }, { _ in [Localized("Use the decision_id from the error or the review item.", "请使用错误信息或审核项中的 decision_id。")] })
+        case .riskEntryNotFound:
+            return e(404, Localized("Entry not found", "条目不存在"), { _ in
+                Localized("No list entry or rule suppression has this id.", "没有该编号的名单条目或规则豁免。")
+            }, { _ in [Localized("List them with GET /v1/ops/risk/lists or GET /v1/ops/risk/suppressions.",
+                                 "请通过 GET /v1/ops/risk/lists 或 GET /v1/ops/risk/suppressions 查看。")] })
         }
     }
 
@@ -522,6 +551,7 @@ public enum ErrorCatalogue {
         case "disable_totp": Localized("Turning off two-factor authentication", "关闭两步验证")
         case "unfreeze": Localized("Unfreezing the account", "解冻账户")
         case "add_bank_account": Localized("Adding a withdrawal bank account", "添加提现银行账户")
+        case "risk_check": Localized("This request looks unusual for your account, so it", "该请求与您平时的使用习惯不同，因此")
         default: Localized("This action (\(reason))", "此操作（\(reason)）")
         }
     }

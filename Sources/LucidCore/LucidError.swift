@@ -109,6 +109,12 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable {
     // Saved withdrawal bank accounts (issue 4's step-up on adding one; API `bank_account_id`)
     case bankAccountNotFound = "bank_account_not_found"
     case bankAccountLimitReached = "bank_account_limit_reached"
+    // Risk monitoring wiring (issue 6): the review queue and operators' risk settings
+    case riskReviewNotFound = "risk_review_not_found"
+    case riskReviewClosed = "risk_review_closed"
+    case riskReviewClaimed = "risk_review_claimed"
+    case riskDecisionNotFound = "risk_decision_not_found"
+    case riskEntryNotFound = "risk_entry_not_found"
 }
 
 /// Languages Lucid answers in.

@@ -33,13 +33,22 @@ public enum NotificationKind: String, CaseIterable, Sendable, Codable {
     case topUpFailed = "top_up_failed"
     case bankTransferDelayed = "bank_transfer_delayed"
     case balanceCorrected = "balance_corrected"
+    // Risk monitoring (issue 6)
+    case riskReviewHeld = "risk_review_held"
+    case riskReviewApproved = "risk_review_approved"
+    case riskReviewRejected = "risk_review_rejected"
+    case riskReviewExpired = "risk_review_expired"
+    case riskPaymentBlocked = "risk_payment_blocked"
+    case riskSignInBlocked = "risk_sign_in_blocked"
 
     public enum Category: String, Sendable { case security, transaction, support }
 
     public var category: Category {
         switch self {
         case .moneyReceived, .moneySent, .withdrawalSettled, .withdrawalReturned, .transactionReversed, .topUpCredited,
-             .topUpFailed, .bankTransferDelayed, .balanceCorrected: .transaction
+             .topUpFailed, .bankTransferDelayed, .balanceCorrected, .riskReviewHeld, .riskReviewApproved, .riskReviewRejected,
+             .riskReviewExpired: .transaction
+        case .riskPaymentBlocked, .riskSignInBlocked: .security
         case .newDeviceSignIn, .newCountrySignIn, .accountLocked, .accountUnlocked, .passwordChanged, .passwordResetRequested,
              .passwordResetCompleted, .twoFactorEnabled, .twoFactorDisabled, .recoveryCodeUsed, .accountFrozen, .accountUnfrozen,
              .sessionsRevoked, .verificationCode, .accountReactivated, .bankAccountAdded, .bankAccountRemoved: .security
@@ -55,6 +64,9 @@ public enum NotificationKind: String, CaseIterable, Sendable, Codable {
         case .accountFrozen: ["unfreeze", "contact_support"]
         case .topUpFailed, .bankTransferDelayed, .balanceCorrected: ["contact_support"]
         case .topUpCredited: []
+        case .riskPaymentBlocked, .riskSignInBlocked: ["secure_my_account", "contact_support"]
+        case .riskReviewHeld, .riskReviewRejected: ["contact_support"]
+        case .riskReviewApproved, .riskReviewExpired: []
         case .accountUnlocked, .twoFactorEnabled, .accountUnfrozen, .verificationCode, .accountReactivated, .moneyReceived,
              .moneySent, .withdrawalSettled, .withdrawalReturned, .transactionReversed: []
         }
@@ -190,6 +202,33 @@ public enum NotificationCatalogue {
             return (Localized("Balance corrected", "余额已更正"),
                     Localized("After checking with the bank, \(p.money("amount")) was \(p.text("direction")) your wallet (\(p.text("note"))).",
                               "经与银行核对，已\(p.text("direction"))您钱包 \(p.money("amount"))（\(p.text("note"))）。"))
+        case .riskReviewHeld:
+            let because = RiskReason.named(p.text("risk_reason")).explanation
+            return (Localized("Payment under security review", "交易安全审核中"),
+                    Localized("Your \(p.money("amount")) to \(p.text("counterparty")) is being checked by our security team because \(because.en). The money is held safely, not lost; you will hear from us by \(p.text("expected_by")).",
+                              "由于\(because.zh)，您向\(p.text("counterparty"))支付的 \(p.money("amount")) 正在接受安全审核。资金已被安全冻结，不会丢失；我们将在 \(p.text("expected_by")) 前通知您结果。"))
+        case .riskReviewApproved:
+            return (Localized("Payment released", "交易已放行"),
+                    Localized("Our security team checked your \(p.money("amount")) to \(p.text("counterparty")) and released it.",
+                              "安全团队已审核您向\(p.text("counterparty"))支付的 \(p.money("amount"))，交易已放行。"))
+        case .riskReviewRejected:
+            return (Localized("Payment stopped", "交易已被拦截"),
+                    Localized("Our security team stopped your \(p.money("amount")) to \(p.text("counterparty")); the money is back in your wallet. If you made this payment, contact support.",
+                              "安全团队拦截了您向\(p.text("counterparty"))支付的 \(p.money("amount"))，资金已退回钱包。如确为本人操作，请联系客服。"))
+        case .riskReviewExpired:
+            return (Localized("Held payment returned", "冻结资金已退回"),
+                    Localized("Your held \(p.money("amount")) to \(p.text("counterparty")) was not released in time; the money is back in your wallet and you can send it again.",
+                              "您向\(p.text("counterparty"))支付的 \(p.money("amount")) 未能及时完成审核，资金已退回钱包，您可以重新发起。"))
+        case .riskPaymentBlocked:
+            let because = RiskReason.named(p.text("risk_reason")).explanation
+            return (Localized("Payment stopped to protect you", "为保护您已拦截一笔交易"),
+                    Localized("A payment of \(p.money("amount")) from your wallet was stopped because \(because.en). Nothing was taken from your balance. If it was not you, change your password and freeze your account.",
+                              "由于\(because.zh)，您钱包的一笔 \(p.money("amount")) 支付已被拦截，余额未被扣除。如非本人操作，请立即修改密码并冻结账户。"))
+        case .riskSignInBlocked:
+            let because = RiskReason.named(p.text("risk_reason")).explanation
+            return (Localized("Sign-in stopped to protect you", "为保护您已拦截一次登录"),
+                    Localized("A sign-in to your account was stopped at \(p.text("at")) because \(because.en). If it was not you, change your password now.",
+                              "由于\(because.zh)，一次于 \(p.text("at")) 的账户登录已被拦截。如非本人操作，请立即修改密码。"))
         }
     }
 }

@@ -27,6 +27,8 @@ public struct ServerConfiguration: Sendable {
     public var holdExpiryInterval: Duration = .seconds(30)
     /// Payment rails: in-process sandbox rails by default, or a `lucid sandbox-bank` over HTTP.
     public var gateway = GatewayConfiguration()
+    /// Risk monitoring of every login and movement of money (docs/RISK.md).
+    public var risk = RiskConfiguration()
     public var logLevel: Logger.Level = .info
     public init() {}
 }
@@ -41,6 +43,9 @@ public struct LucidApplication: Sendable {
     public let gateway: PaymentGateway
     /// The outbox's webhook deliverer (tests drive it directly).
     public let delivery: NotificationDeliveryService
+    /// Risk monitoring: the operators' side and the background upkeep (tests drive it directly).
+    public let risk: RiskOperations
+    public let riskMaintenance: RiskMaintenanceService
     /// Every route as `METHOD /path` (`:id` for parameters), for the OpenAPI coverage test.
     public let routeTable: [String]
 }
@@ -71,13 +76,18 @@ public func buildApplication(
     let secrets = try SecretBox.load(environment: ProcessInfo.processInfo.environment, path: configuration.secretKeyPath)
     // Loading the common-password list now makes a missing resource fail the start, not a customer's sign-up.
     let passwordPolicy = PasswordPolicy()
-    let identity = IdentityService(store: store, configuration: configuration.identity, clock: clock, ids: ids,
+    let monitor = RiskMonitor(store: store, configuration: configuration.risk, clock: clock, ids: ids, logger: logger)
+    var identity = IdentityService(store: store, configuration: configuration.identity, clock: clock, ids: ids,
                                    passwords: ScryptPasswordHasher(parameters: configuration.passwordHashing), secrets: secrets,
                                    passwordPolicy: passwordPolicy, logger: logger)
+    if configuration.risk.enabled { identity.risk = monitor }
     let gateway = try await PaymentGateway.make(configuration: configuration.gateway, store: store, clock: clock, ids: ids,
                                                 withdrawalExpectedSeconds: configuration.wallet.withdrawalExpectedSeconds, logger: logger)
-    let wallet = WalletService(store: store, configuration: configuration.wallet, clock: clock, ids: ids, identity: identity,
+    var wallet = WalletService(store: store, configuration: configuration.wallet, clock: clock, ids: ids, identity: identity,
                                gateway: gateway, logger: logger)
+    if configuration.risk.enabled { wallet.risk = monitor }
+    let risk = RiskOperations(wallet: wallet, monitor: monitor)
+    let riskMaintenance = RiskMaintenanceService(operations: risk, logger: logger)
     let delivery = NotificationDeliveryService(store: store, endpoints: configuration.webhooks, sender: webhookSender,
                                                secrets: secrets, clock: clock, logger: logger)
     let router = Router(context: LucidContext.self)
@@ -85,15 +95,15 @@ public func buildApplication(
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware(ids: ids, trustForwardedFor: configuration.trustForwardedFor))
     router.add(middleware: ClientVersionMiddleware(minimum: configuration.wallet.minimumClientVersion))
-    Routes(wallet: wallet, identity: identity, registry: registry).register(on: router)
+    Routes(wallet: wallet, identity: identity, risk: risk, registry: registry).register(on: router)
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "lucid"),
-        services: [store, HoldExpiryService(wallet: wallet, interval: configuration.holdExpiryInterval, logger: logger), delivery]
-            + gateway.services(logger: logger),
+        services: [store, HoldExpiryService(wallet: wallet, interval: configuration.holdExpiryInterval, logger: logger), delivery,
+                   riskMaintenance] + gateway.services(logger: logger),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
     let routeTable = router.routes.map { "\($0.method) \($0.path)" }
     return LucidApplication(application: application, wallet: wallet, identity: identity, store: store, gateway: gateway,
-                            delivery: delivery, routeTable: routeTable)
+                            delivery: delivery, risk: risk, riskMaintenance: riskMaintenance, routeTable: routeTable)
 }

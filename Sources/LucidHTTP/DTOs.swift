@@ -192,8 +192,12 @@ struct TransactionDTO: Encodable {
     var reversesId: String?
     var reversedById: String?
     var rail: String?
+    /// Held by security monitoring: what the customer is told, in their language.
+    var security: SecurityNoteDTO?
 
-    init(_ view: TransactionView) {
+    init(_ view: TransactionView) { self.init(view, language: .en) }
+
+    init(_ view: TransactionView, language: Language) {
         id = view.id.rawValue
         kind = view.kind.rawValue
         state = view.state.rawValue
@@ -211,6 +215,7 @@ struct TransactionDTO: Encodable {
         reversesId = view.reversesID?.rawValue
         reversedById = view.reversedByID?.rawValue
         rail = view.rail
+        security = view.security.map { SecurityNoteDTO($0, language: language) }
     }
 }
 

@@ -29,11 +29,12 @@ enum OpenAPIDocument {
                 ["name": "history", "description": "Transaction history"],
                 ["name": "operations", "description": "Operator routes (operator bearer token)"],
                 ["name": "rails", "description": "Payment rails: signed callbacks, rail health, alerts, reconciliation"],
+                ["name": "risk", "description": "Risk monitoring: decisions, review queue, rules, lists (operator bearer token)"],
                 ["name": "service", "description": "Health, metrics and this document"],
             ],
-            "paths": paths().merging(gatewayPaths()) { $1 },
+            "paths": paths().merging(gatewayPaths()) { $1 }.merging(riskPaths()) { $1 },
             "components": [
-                "schemas": schemas().merging(gatewaySchemas()) { $1 },
+                "schemas": schemas().merging(gatewaySchemas()) { $1 }.merging(riskSchemas()) { $1 },
                 "securitySchemes": [
                     "customer": ["type": "http", "scheme": "bearer", "description": "Token from POST /v1/sessions (lcs_…)."],
                     "operator": ["type": "http", "scheme": "bearer", "description": "Token from `lucid operator create` (lop_…)."],
@@ -130,7 +131,7 @@ enum OpenAPIDocument {
         let moneyErrors: [ErrorCode] = [.invalidAmount, .unsupportedCurrency, .amountOverflow, .stringTooLong,
                                          .insufficientFunds, .perTransferLimitExceeded, .dailyLimitExceeded, .accountFrozen,
                                          .accountDormant, .secondFactorRequired, .secondFactorInvalid, .rateLimited,
-                                         .regionNotSupported]
+                                         .regionNotSupported, .riskBlocked]
         return [
             "/healthz": ["get": op("Liveness", "service", .none, success: (200, "Health", "The process is up"))],
             "/metrics": ["get": op("Prometheus metrics (text format)", "service", .none, success: (200, nil, "Prometheus text exposition"))],
@@ -141,7 +142,7 @@ enum OpenAPIDocument {
             "/v1/sessions": ["post": op("Log in", "identity", .none, body: "SessionRequest",
                                         success: (201, "Session", "A bearer token for the customer routes"),
                                         errors: [.invalidCredentials, .stringTooLong, .secondFactorRequired, .secondFactorInvalid,
-                                                 .rateLimited, .regionNotSupported])],
+                                                 .rateLimited, .regionNotSupported, .riskBlocked])],
             "/v1/sessions/current": ["delete": op("Log out (revoke this token)", "identity", .customer,
                                                   success: (204, nil, "Logged out"))],
             "/v1/wallets": ["get": op("Own wallets with posted, pending and available balances", "money", .customer,
@@ -151,15 +152,16 @@ enum OpenAPIDocument {
                                       also: [202: "Accepted: waiting for the bank (state pending, with reason and expected_by)"],
                                       errors: moneyErrors + railErrors)],
             "/v1/transfers": ["post": op("Transfer to another customer", "money", .customer, idempotent: true, body: "TransferRequest",
-                                         success: (201, "Transaction", "Transferred"),
+                                         success: (201, "Transaction", "Transferred"), also: [202: "Held for security review: state pending, reason security_review, expected_by, security.summary"],
                                          errors: moneyErrors + [.payeeNotFound, .selfTransferNotAllowed])],
             "/v1/payments": ["post": op("Pay a merchant", "money", .customer, idempotent: true, body: "PaymentRequest",
-                                        success: (201, "Transaction", "Paid; the fee is in `fee`"),
+                                        success: (201, "Transaction", "Paid; the fee is in `fee`"), also: [202: "Held for security review: state pending, reason security_review, expected_by, security.summary"],
                                         errors: moneyErrors + [.merchantNotFound])],
             "/v1/withdrawals": ["post": op("Withdraw to the bank: a saved account (bank_account_id), an account by its details "
                                                + "(saved first if new: a second factor with 2FA on), or the newest saved one",
                                            "money", .customer, idempotent: true, body: "WithdrawalRequest",
                                            success: (201, "Transaction", "Held (state pending) until the bank settles"),
+                                           also: [202: "Held for security review: state pending, reason security_review, expected_by, security.summary"],
                                            errors: moneyErrors + railErrors + [.bankAccountNotFound, .bankAccountLimitReached,
                                                                                .secondFactorRequired, .secondFactorInvalid])],
             "/v1/bank-accounts": [
@@ -368,6 +370,7 @@ enum OpenAPIDocument {
                 "expected_by": nullableTime, "resolved_at": nullableTime, "created_at": time,
                 "reverses_id": nullableString, "reversed_by_id": nullableString,
                 "rail": ["type": ["string", "null"], "description": "The payment rail of a top-up or withdrawal"],
+                "security": ["oneOf": [ref("SecurityNote"), ["type": "null"]], "description": "Held by security monitoring"],
             ], required: ["id", "kind", "state", "amount", "currency", "fee", "counterparty", "created_at"], closed: false),
             "TransactionPage": object([
                 "items": ["type": "array", "items": ref("Transaction")], "next_cursor": nullableString,

@@ -8,6 +8,7 @@ import Prometheus
 struct Routes {
     let wallet: WalletService
     let identity: IdentityService
+    let risk: RiskOperations
     let registry: PrometheusCollectorRegistry
 
     func register(on router: Router<LucidContext>) {
@@ -71,6 +72,7 @@ struct Routes {
         ops.post("users/:id/unlock", use: operatorUnlock)
         ops.get("audit", use: operatorAudit)
         registerGateway(v1: v1, ops: ops)
+        registerRisk(on: ops.group("risk"))
     }
 
     // MARK: Identity
@@ -114,7 +116,7 @@ struct Routes {
                                              nested: ["bank_account": BankAccountBody.fields])
         let (view, status) = try await wallet.topUp(customer, amount: body.amount, currency: body.currency, idempotencyKey: key,
                                                     rail: body.rail, bankAccount: body.bankAccount?.input)
-        return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
+        return try JSONResponse.make(TransactionDTO(view, language: context.language), status: .init(code: status))
     }
 
     @Sendable func transfer(_ request: Request, context: LucidContext) async throws -> Response {
@@ -133,7 +135,7 @@ struct Routes {
         }
         let (view, status) = try await wallet.transfer(customer, to: payee, amount: body.amount, currency: body.currency,
                                                        memo: body.memo, idempotencyKey: key, proof: body.proof)
-        return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
+        return try JSONResponse.make(TransactionDTO(view, language: context.language), status: .init(code: status))
     }
 
     @Sendable func pay(_ request: Request, context: LucidContext) async throws -> Response {
@@ -143,7 +145,7 @@ struct Routes {
         guard let merchant = MerchantID(parsing: body.merchantId) else { throw LucidError(.merchantNotFound) }
         let (view, status) = try await wallet.pay(customer, merchant: merchant, amount: body.amount, currency: body.currency,
                                                   memo: body.memo, idempotencyKey: key, proof: body.proof)
-        return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
+        return try JSONResponse.make(TransactionDTO(view, language: context.language), status: .init(code: status))
     }
 
     @Sendable func withdraw(_ request: Request, context: LucidContext) async throws -> Response {
@@ -154,7 +156,7 @@ struct Routes {
         let (view, status) = try await wallet.withdraw(customer, amount: body.amount, currency: body.currency, idempotencyKey: key,
                                                        proof: body.proof, rail: body.rail, bankAccountID: body.bankAccountId,
                                                        bankAccount: body.bankAccount?.input, origin: context.origin)
-        return try JSONResponse.make(TransactionDTO(view), status: .init(code: status))
+        return try JSONResponse.make(TransactionDTO(view, language: context.language), status: .init(code: status))
     }
 
     @Sendable func bankAccounts(_ request: Request, context: LucidContext) async throws -> Response {
@@ -180,7 +182,8 @@ struct Routes {
         let customer = try context.requireCustomer()
         let query = try PageQuery(request)
         let page = try await wallet.transactions(of: customer, limit: query.limit, cursor: query.cursor)
-        return try JSONResponse.make(PageDTO(items: page.items.map(TransactionDTO.init), nextCursor: page.nextCursor))
+        return try JSONResponse.make(PageDTO(items: page.items.map { TransactionDTO($0, language: context.language) },
+                                             nextCursor: page.nextCursor))
     }
 
     @Sendable func transaction(_ request: Request, context: LucidContext) async throws -> Response {
@@ -188,7 +191,7 @@ struct Routes {
         guard let id = context.parameters.get("id").flatMap(TransferID.init(parsing:)) else {
             throw LucidError(.transactionNotFound)
         }
-        return try JSONResponse.make(TransactionDTO(try await wallet.transaction(id, of: customer)))
+        return try JSONResponse.make(TransactionDTO(try await wallet.transaction(id, of: customer), language: context.language))
     }
 
     // MARK: Operations

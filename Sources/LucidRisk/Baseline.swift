@@ -112,3 +112,42 @@ public struct AmountBaseline: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension AmountBaseline {
+    /// Binary form (`BinaryState.swift`): the sample in ring order, with the statistics kept as they were.
+    func write(to writer: inout BinaryWriter) {
+        writer.unsigned(UInt64(capacity))
+        writer.unsigned(UInt64(logAmounts.count))
+        for value in logAmounts { writer.double(value) }
+        for hour in hours { writer.unsigned(UInt64(hour)) }
+        writer.unsigned(UInt64(next))
+        for count in hourCounts { writer.int(count) }
+        writer.double(medianLog)
+        writer.double(madLog)
+    }
+
+    init(reading reader: inout BinaryReader) throws(BinaryStateError) {
+        let capacity = try reader.count(max: 1_000)
+        guard capacity > 0 else { throw BinaryStateError(reason: "a baseline holds at least one sample") }
+        self.init(capacity: capacity)
+        let count = try reader.count(max: capacity)
+        logAmounts = []
+        logAmounts.reserveCapacity(count)
+        for _ in 0..<count { logAmounts.append(try reader.double()) }
+        hours = []
+        for _ in 0..<count {
+            let hour = try reader.count(max: 23)
+            hours.append(UInt8(hour))
+        }
+        let next = try reader.count(max: capacity - 1)
+        self.next = next
+        var counts: [Int] = []
+        for _ in 0..<24 { counts.append(Int(try reader.int())) }
+        guard counts.allSatisfy({ $0 >= 0 }), counts.reduce(0, +) == count else {
+            throw BinaryStateError(reason: "baseline hour counts do not match its sample")
+        }
+        hourCounts = counts
+        medianLog = try reader.double()
+        madLog = try reader.double()
+    }
+}

@@ -24,7 +24,8 @@ public let riskNever: Double = 1_000_000_000
 
 /// Everything the engine remembers about one customer, updated incrementally after each
 /// decided event (`record`) and never rebuilt from history. The store persists it per
-/// customer (JSON through `Codable`); a restart loads it and carries on.
+/// customer in its compact binary form (`binary()`, BinaryState.swift; it is `Codable` too);
+/// a restart loads it and carries on.
 public struct CustomerFeatures: Sendable, Hashable, Codable {
     /// Channels of `windows`.
     enum Channel: Int, CaseIterable {

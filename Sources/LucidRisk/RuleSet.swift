@@ -402,6 +402,11 @@ public final class RuleSetHolder: Sendable {
         return set
     }
 
+    /// Makes an already loaded set live (e.g. the bundled defaults when no set is stored).
+    public func replaceLive(_ set: RuleSet) {
+        sets.withLock { $0.live = set }
+    }
+
     /// Loads `yaml` as the shadow (draft) set; `nil` text turns shadow mode off.
     public func reloadShadow(yaml: String?) throws(RuleSetError) {
         guard let yaml else {

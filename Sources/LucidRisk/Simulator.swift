@@ -174,18 +174,27 @@ public struct RiskSimulator: Sendable {
 
     /// Generates the traffic and runs it through the engine.
     public func run() -> SimulationReport {
-        var world = World(configuration: configuration)
-        world.generate()
-        return world.play(ruleSet: ruleSet, features: features)
+        var player = self.player()
+        var driver = EngineDriver(ruleSet: ruleSet, features: features)
+        player.play(with: &driver)
+        return player.report()
     }
 
     /// The generated history as recorded events (with the actions the given rules took), for backtests.
     public func history() -> [RecordedEvent] {
+        var player = self.player()
+        var recorded: [RecordedEvent] = []
+        var driver = EngineDriver(ruleSet: ruleSet, features: features) { recorded.append($0) }
+        player.play(with: &driver)
+        return recorded
+    }
+
+    /// The generated traffic as a step player, for a driver other than the engine in memory
+    /// (`lucid simulate --through-services` drives the real services on a temporary database).
+    public func player() -> SimulationPlayer {
         var world = World(configuration: configuration)
         world.generate()
-        var recorded: [RecordedEvent] = []
-        _ = world.play(ruleSet: ruleSet, features: features) { recorded.append($0) }
-        return recorded
+        return SimulationPlayer(world: world, ruleSetVersion: ruleSet.version)
     }
 }
 
@@ -195,7 +204,7 @@ private let minute: Int64 = 60_000
 private let hour: Int64 = 3_600_000
 private let day: Int64 = 86_400_000
 
-private struct Profile {
+struct Profile {
     var id: UserID
     var created: Int64
     var home: String
@@ -210,7 +219,7 @@ private struct Profile {
     var dormantUntil: Int64 = 0
 }
 
-private enum AmountSpec {
+enum AmountSpec {
     case minor(Int64)
     /// A fraction of the balance at the time.
     case balance(Double)
@@ -218,14 +227,14 @@ private enum AmountSpec {
     case everything(Double)
 }
 
-private enum StepAction {
+enum StepAction {
     case login(succeeded: Bool, device: String, source: String, country: String)
     case money(kind: RiskEvent.Kind, amount: AmountSpec, payee: String?, rail: String?, device: String, country: String)
     case passwordChange
     case secondFactorChange
 }
 
-private struct Step {
+struct Step {
     var time: Int64
     var order: Int
     var customer: Int
@@ -236,7 +245,7 @@ private struct Step {
     var cashOut = false
 }
 
-private struct ScenarioState {
+struct ScenarioState {
     var kind: ScenarioKind
     var start: Int64
     var over = false
@@ -247,7 +256,7 @@ private struct ScenarioState {
     var endsOnFirstStop: Bool { kind != .muleFanIn }
 }
 
-private struct World {
+struct World {
     let configuration: SimulationConfiguration
     var random: SeededRandom
     var profiles: [Profile] = []
@@ -589,159 +598,12 @@ private struct World {
         }
     }
 
-    // MARK: Playing it through the engine
-
-    mutating func play(ruleSet: RuleSet, features: FeatureConfiguration,
-                       record: ((RecordedEvent) -> Void)? = nil) -> SimulationReport {
-        var state = RiskState(configuration: features)
-        var contexts = profiles.map {
-            CustomerContext(accountCreatedAt: Timestamp(millisecondsSinceEpoch: $0.created), knownDevices: Set($0.devices),
-                            knownCountries: [$0.home])
-        }
-        var balances = profiles.map(\.initialBalance)
-        var customerIndex: [String: Int] = [:]
-        for (index, profile) in profiles.enumerated() { customerIndex["user:" + profile.id.rawValue] = index }
-        var legitimate = SimulationReport.Legitimate(moneyOut: 0, challenged: 0, heldOrBlocked: 0, logins: 0, loginsChallenged: 0,
-                                                     loginsRefused: 0)
-        var hitsLegitimate: [String: Int] = [:]
-        var hitsAttack: [String: Int] = [:]
-        var eventNumber = 0
-
-        func evaluate(_ event: RiskEvent, customer: Int, state: inout RiskState, measured: Bool, label: Int?) -> (RiskDecision, RiskInputs) {
-            let payeeContext = event.payee.flatMap { customerIndex[$0] }.map { contexts[$0] }
-            let inputs = state.take(for: event, context: contexts[customer], payeeContext: payeeContext)
-            let decision = RiskEngine.evaluate(event, inputs: inputs, ruleSet: ruleSet, configuration: features).decision
-            if measured {
-                for rule in decision.fired where !rule.suppressed {
-                    if label != nil { hitsAttack[rule.ruleID, default: 0] += 1 }
-                    else if event.kind.isMoneyOut { hitsLegitimate[rule.ruleID, default: 0] += 1 }
-                }
-            }
-            return (decision, inputs)
-        }
-
-        for step in steps {
-            if let label = step.scenario, scenarios[label].over { continue }
-            let measured = step.time >= measuredStart
-            let customer = step.customer
-            let profile = profiles[customer]
-            eventNumber += 1
-            let eventID = "sim-e\(eventNumber)"
-            let time = Timestamp(millisecondsSinceEpoch: step.time)
-            switch step.action {
-            case .passwordChange:
-                contexts[customer].passwordChangedAt = time
-            case .secondFactorChange:
-                contexts[customer].secondFactorChangedAt = time
-            case .login(let succeeded, let device, let source, let country):
-                let event = RiskEvent.login(id: eventID, customer: profile.id, time: time, succeeded: succeeded, device: device,
-                                            sourceAddress: source, country: country)
-                var (decision, inputs) = evaluate(event, customer: customer, state: &state, measured: measured, label: step.scenario)
-                var enforced = decision.action
-                if step.scenario == nil, enforced == .challenge {
-                    // The real customer has their second factor: the retry goes through.
-                    let retry = RiskEvent.login(id: eventID + "-2fa", customer: profile.id, time: time, succeeded: succeeded,
-                                                device: device, sourceAddress: source, country: country, secondFactorVerified: true)
-                    state.put(inputs, after: event, action: .challenge)
-                    record?(RecordedEvent(event: event, context: contexts[customer], recordedAction: .challenge))
-                    (decision, inputs) = evaluate(retry, customer: customer, state: &state, measured: false, label: nil)
-                    enforced = decision.action
-                    state.put(inputs, after: retry, action: enforced)
-                    record?(RecordedEvent(event: retry, context: contexts[customer], recordedAction: enforced))
-                } else {
-                    state.put(inputs, after: event, action: enforced)
-                    record?(RecordedEvent(event: event, context: contexts[customer], recordedAction: enforced))
-                }
-                if measured, step.scenario == nil, succeeded {
-                    legitimate.logins += 1
-                    if decision.action == .challenge || decision.challengeSatisfied { legitimate.loginsChallenged += 1 }
-                    if enforced > .challenge { legitimate.loginsRefused += 1 }
-                }
-                if let label = step.scenario, enforced.stops { stop(label, at: step.time) }
-            case .money(let kind, let spec, let payee, let rail, let device, let country):
-                var amount: Int64
-                switch spec {
-                case .minor(let value): amount = value
-                case .balance(let share): amount = Int64(Double(balances[customer]) * share)
-                case .everything(let share): amount = Int64(Double(balances[customer]) * share)
-                }
-                if kind.isMoneyOut {
-                    if amount > balances[customer] {
-                        if step.scenario != nil {
-                            amount = balances[customer]
-                        } else {
-                            // A real customer tops up from their own card first.
-                            let topupAmount = amount - balances[customer] + Int64(profile.medianMinor * 5)
-                            let topup = RiskEvent.money(id: eventID + "-topup", customer: profile.id, kind: .topup,
-                                                        time: Timestamp(millisecondsSinceEpoch: step.time - 3 * minute),
-                                                        amount: Money(topupAmount, .cny), rail: "bank:own-\(customer)", device: device,
-                                                        country: country, balanceBefore: Money(balances[customer], .cny))
-                            let (decision, inputs) = evaluate(topup, customer: customer, state: &state, measured: false, label: nil)
-                            state.put(inputs, after: topup, action: decision.action)
-                            record?(RecordedEvent(event: topup, context: contexts[customer], recordedAction: decision.action))
-                            if decision.action.isAccepted { balances[customer] += topupAmount }
-                        }
-                    }
-                    if amount <= 0 {
-                        if let label = step.scenario, step.cashOut, scenarios[label].kind == .muleFanIn, scenarios[label].cashOutMoved == 0 {
-                            scenarios[label].over = true // nothing reached the mule: the ring got nothing out
-                        }
-                        continue
-                    }
-                }
-                let event = RiskEvent.money(id: eventID, customer: profile.id, kind: kind, time: time, amount: Money(amount, .cny),
-                                            payee: payee, rail: rail, device: device, sourceAddress: nil, country: country,
-                                            balanceBefore: Money(balances[customer], .cny))
-                var (decision, inputs) = evaluate(event, customer: customer, state: &state, measured: measured, label: step.scenario)
-                var enforced = decision.action
-                let firstAction = decision.action
-                let payeeContext = payee.flatMap { customerIndex[$0] }.map { contexts[$0] }
-                if step.scenario == nil, enforced == .challenge {
-                    let retry = RiskEvent.money(id: eventID + "-2fa", customer: profile.id, kind: kind, time: time,
-                                                amount: Money(amount, .cny), payee: payee, rail: rail, device: device,
-                                                country: country, balanceBefore: Money(balances[customer], .cny),
-                                                secondFactorVerified: true)
-                    state.put(inputs, after: event, action: .challenge)
-                    record?(RecordedEvent(event: event, context: contexts[customer], payeeContext: payeeContext, recordedAction: .challenge))
-                    (decision, inputs) = evaluate(retry, customer: customer, state: &state, measured: false, label: nil)
-                    enforced = decision.action
-                    state.put(inputs, after: retry, action: enforced)
-                    record?(RecordedEvent(event: retry, context: contexts[customer], payeeContext: payeeContext, recordedAction: enforced))
-                } else {
-                    state.put(inputs, after: event, action: enforced)
-                    record?(RecordedEvent(event: event, context: contexts[customer], payeeContext: payeeContext, recordedAction: enforced))
-                }
-                if measured, step.scenario == nil, kind.isMoneyOut {
-                    legitimate.moneyOut += 1
-                    if firstAction == .challenge { legitimate.challenged += 1 }
-                    if firstAction > .challenge { legitimate.heldOrBlocked += 1 }
-                }
-                if let label = step.scenario, step.cashOut { scenarios[label].cashOutAttempted += amount }
-                // Customers' accepted money moves (a held payment is approved later); an attacker's only
-                // when allowed outright: held money is out of their reach.
-                let moves = step.scenario == nil ? enforced.isAccepted : enforced == .allow
-                if moves, kind.isMoneyOut {
-                    balances[customer] -= amount
-                    if let payee, let receiver = customerIndex[payee] { balances[receiver] += amount }
-                    if let label = step.scenario, step.cashOut { scenarios[label].cashOutMoved += amount }
-                } else if moves {
-                    balances[customer] += amount
-                }
-                if let label = step.scenario, enforced.stops {
-                    stop(label, at: step.time)
-                }
-            }
-        }
-        return report(ruleSet: ruleSet, events: eventNumber, legitimate: legitimate, hitsLegitimate: hitsLegitimate,
-                      hitsAttack: hitsAttack)
-    }
-
     mutating func stop(_ label: Int, at time: Int64) {
         if scenarios[label].stoppedAt == nil { scenarios[label].stoppedAt = time }
         if scenarios[label].endsOnFirstStop { scenarios[label].over = true }
     }
 
-    func report(ruleSet: RuleSet, events: Int, legitimate: SimulationReport.Legitimate, hitsLegitimate: [String: Int],
+    func report(ruleSetVersion: String, events: Int, legitimate: SimulationReport.Legitimate, hitsLegitimate: [String: Int],
                 hitsAttack: [String: Int]) -> SimulationReport {
         var summaries: [SimulationReport.Scenario] = []
         for kind in ScenarioKind.allCases {
@@ -757,7 +619,7 @@ private struct World {
                                    minutesToDetectionMedian: minutes.isEmpty ? nil : minutes[minutes.count / 2],
                                    minutesToDetectionP90: minutes.isEmpty ? nil : minutes[min(minutes.count - 1, minutes.count * 9 / 10)]))
         }
-        return SimulationReport(configuration: configuration, ruleSetVersion: ruleSet.version, events: events, legitimate: legitimate,
+        return SimulationReport(configuration: configuration, ruleSetVersion: ruleSetVersion, events: events, legitimate: legitimate,
                                 scenarios: summaries, ruleHitsLegitimate: hitsLegitimate, ruleHitsAttack: hitsAttack)
     }
 }

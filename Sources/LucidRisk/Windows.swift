@@ -218,3 +218,41 @@ public struct RecentSet: Sendable, Hashable, Codable {
         return n
     }
 }
+
+extension WindowRing {
+    /// Binary form (`BinaryState.swift`): the shape, then only the slots that hold a bucket.
+    func write(to writer: inout BinaryWriter) {
+        writer.int(bucketMilliseconds)
+        writer.unsigned(UInt64(slots))
+        writer.unsigned(UInt64(channels))
+        writer.unsigned(UInt64(liveSlotCount))
+        for index in 0..<slots where buckets[index] != .min {
+            writer.int(buckets[index])
+            for channel in 0..<channels { writer.int(values[index * channels + channel]) }
+        }
+    }
+
+    init(reading reader: inout BinaryReader) throws(BinaryStateError) {
+        let width = try reader.int()
+        let slots = try reader.count(max: 10_000)
+        let channels = try reader.count(max: 64)
+        guard width > 0, slots > 0, channels > 0 else { throw BinaryStateError(reason: "window shape out of range") }
+        self.init(bucketMilliseconds: width, slots: slots, channels: channels)
+        for _ in 0..<(try reader.count(max: slots)) {
+            let bucket = try reader.int()
+            guard bucket != .min else { throw BinaryStateError(reason: "empty bucket written as live") }
+            let index = slot(bucket)
+            buckets[index] = bucket
+            for channel in 0..<channels { values[index * channels + channel] = try reader.int() }
+        }
+    }
+}
+
+extension RecentSet {
+    /// A set read back from its stored form.
+    init(capacity: Int, entries: [String: Entry]) {
+        precondition(capacity > 0 && entries.count <= capacity)
+        self.capacity = capacity
+        self.entries = entries
+    }
+}

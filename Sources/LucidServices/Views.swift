@@ -34,6 +34,8 @@ public struct TransactionView: Sendable, Hashable {
     public var reversedByID: TransferID?
     /// The payment rail of a top-up or withdrawal.
     public var rail: String? = nil
+    /// Held by security monitoring: what the customer is told (risk, issue 6).
+    public var security: SecurityNote? = nil
 }
 
 extension TransactionView {

@@ -35,6 +35,7 @@ extension WalletService {
             ["topup", String(amount), currency.code] + Self.railParts(requested?.rawValue, bankAccount)))
         if let replay = try await gateway.replay(claim, reader: customer.user.id, direction: .topUp) { return replay }
         let chosen = try gateway.chooseRail(requested, currency: currency, direction: .topUp)
+        let screening = try await screenTopUp(customer, money, from: account)
         let id: TransferID = ids.make()
         let item = gateway.newItem(id, rail: chosen, direction: .topUp, user: customer.user.id, amount: money, account: account,
                                    now: clock.now())
@@ -42,15 +43,15 @@ extension WalletService {
                                 credit: .customer(customer.user.id, currency), amount: money, pending: true,
                                 reason: "waiting_for_bank", initiator: "user:\(customer.user.id)", idempotency: claim, statusCode: 202,
                                 effects: SideEffects(gateway: [.insertItem(item)]))
-        return try await railMovement(tx, item: item, account: account, direction: .topUp, customer: customer)
+        return try await railMovement(tx, item: item, account: account, direction: .topUp, customer: customer, screening: screening)
     }
 
-    /// A withdrawal whose checks (account state, step-up, fee) are done: holds amount and fee (within the
-    /// customer's limits) and sends it. 201 with state `pending` until the rail settles.
+    /// A withdrawal whose checks (account state, step-up, risk, fee) are done: holds amount and fee (within
+    /// the customer's limits) and sends it. 201 with state `pending` until the rail settles; 202 when risk
+    /// holds it for review, and then it is sent only once an operator approves it.
     func railWithdrawal(_ customer: Customer, _ money: Money, fee: Int64, claim: IdempotencyClaim, rail: String?,
-                        bankAccount: BankAccountInput?) async throws -> (TransactionView, Int) {
+                        account: MaskedBankAccount, screening: Screening?) async throws -> (TransactionView, Int) {
         let gateway = try requireGateway()
-        let account = try gateway.account(bankAccount, for: customer.user)
         let chosen = try gateway.chooseRail(try PaymentGateway.railID(rail), currency: money.currency, direction: .withdrawal)
         let id: TransferID = ids.make()
         let item = gateway.newItem(id, rail: chosen, direction: .withdrawal, user: customer.user.id, amount: money, account: account,
@@ -60,7 +61,8 @@ extension WalletService {
                                 pending: true, reason: "waiting_for_bank", initiator: "user:\(customer.user.id)",
                                 limit: LimitCheck(policy: configuration.limits, tier: customer.user.tier), idempotency: claim,
                                 effects: SideEffects(gateway: [.insertItem(item)]))
-        return try await railMovement(tx, item: item, account: account, direction: .withdrawal, customer: customer)
+        return try await railMovement(tx, item: item, account: account, direction: .withdrawal, customer: customer,
+                                      screening: screening)
     }
 
     /// The replay of a withdrawal's key, answered from the movement's current state.
@@ -68,24 +70,48 @@ extension WalletService {
         try await requireGateway().replay(claim, reader: customer.user.id, direction: .withdrawal)
     }
 
+    /// Writes the pending transfer with its rail item, then asks the rail, unless risk holds it for review:
+    /// then the item waits unsent (reason `security_review`) until `PaymentGateway.sendApproved`.
     private func railMovement(_ tx: NewTransaction, item: RailItemRecord, account: MaskedBankAccount, direction: RailDirection,
-                              customer: Customer) async throws -> (TransactionView, Int) {
+                              customer: Customer, screening: Screening?) async throws -> (TransactionView, Int) {
         let gateway = try requireGateway()
+        var tx = tx
+        var item = item
+        let review = screening.flatMap { holdForReview(&tx, $0, customer: customer, expires: false) }
+        if let review {
+            item.reason = SecurityNote.heldReason
+            item.expectedBy = review.expiresAt
+            item.nextCheckAt = PaymentGateway.heldUntilReleased
+            tx.effects.gateway = [.insertItem(item)]
+        }
         let receipt: LedgerReceipt
         do {
             receipt = try await store.submit(.create(tx))
             LedgerMetrics.count(tx.kind, result: "ok")
         } catch let error as LucidError {
             LedgerMetrics.count(tx.kind, result: error.code.rawValue)
+            await refused(screening)
             throw error
         }
         if receipt.replayed {
             // The same key raced in from another request: answer with that movement.
-            return try await gateway.replayed(receipt.transactionID, reader: customer.user.id, direction: direction)
+            let answer = try await gateway.replayed(receipt.transactionID, reader: customer.user.id, direction: direction)
+            if let screening { return await recorded(screening, tx, review: nil, result: answer, customer: customer) }
+            return answer
         }
         if direction == .withdrawal { await noteActivity(customer) }
-        try await gateway.send(RailRequest(reference: RailReference(tx.id.rawValue), direction: direction, amount: tx.amount,
-                                           account: account), item: item)
-        return try await gateway.answer(tx.id, reader: customer.user.id, direction: direction)
+        let answer: (TransactionView, Int)
+        do {
+            if review == nil {
+                try await gateway.send(RailRequest(reference: RailReference(tx.id.rawValue), direction: direction, amount: tx.amount,
+                                                   account: account), item: item)
+            }
+            answer = try await gateway.answer(tx.id, reader: customer.user.id, direction: direction)
+        } catch {
+            await refused(screening) // the rail refused it: nothing moved
+            throw error
+        }
+        guard let screening else { return answer }
+        return await recorded(screening, tx, review: review, result: answer, customer: customer)
     }
 }

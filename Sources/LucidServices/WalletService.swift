@@ -1,5 +1,6 @@
 import Logging
 import LucidCore
+import LucidGateway
 import LucidStore
 import Metrics
 
@@ -16,6 +17,8 @@ public struct WalletService: Sendable {
     public let identity: IdentityService
     /// The payment rails top-ups and withdrawals go through (nil in tools that move no money).
     public let gateway: PaymentGateway?
+    /// Risk monitoring of every movement of money (nil: off). See `Risk/WalletService+Risk.swift`.
+    public var risk: RiskMonitor?
     let events: SecurityEvents
     let logger: Logger
 
@@ -71,9 +74,13 @@ public struct WalletService: Sendable {
         let recipient = try await findPayee(payee)
         guard recipient.id != customer.user.id else { throw LucidError(.selfTransferNotAllowed) }
         let newPayee = customer.user.totpEnabled ? !(try await store.hasPaid(customer.user.id, recipient.id)) : false
-        if let replay = try await stepUpOrReplay(customer, money, newPayee: newPayee, proof: proof, claim: claim) { return replay }
+        let stepUp = stepUpReason(customer, money, newPayee: newPayee)
+        if let replay = try await replayBeforeChecks(claim, customer, stepUp: stepUp) { return replay }
+        let to = Mask.name(recipient.displayName)
+        let screening = try await screen(customer, .transfer, money, payee: "user:" + recipient.id.rawValue, recipient: recipient,
+                                         counterparty: to, stepUp: stepUp, proof: proof)
         let fee = try configuration.fees.fee(.transfer, amount: money)
-        let from = Mask.name(customer.user.displayName), to = Mask.name(recipient.displayName)
+        let from = Mask.name(customer.user.displayName)
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .transfer,
                                 debit: .customer(customer.user.id, currency), credit: .customer(recipient.id, currency),
                                 amount: money, fee: fee, memo: memo, initiator: "user:\(customer.user.id)",
@@ -82,7 +89,7 @@ public struct WalletService: Sendable {
                                     events.notify(.moneySent, customer.user.id, moneyParams(money, to)),
                                     events.notify(.moneyReceived, recipient.id, moneyParams(money, from)),
                                 ]))
-        return try await execute(tx, for: customer) { _ in
+        return try await execute(tx, for: customer, screening: screening) { _ in
             CounterpartyView(party: PartyRecord(accountID: AccountID(0), kind: .customer, ownerID: recipient.id.rawValue,
                                                 code: nil, displayName: recipient.displayName, email: recipient.email,
                                                 phone: recipient.phone))
@@ -96,7 +103,10 @@ public struct WalletService: Sendable {
         let claim = claim(customer, idempotencyKey, ["payment", merchantID.rawValue, String(amount), currency.code, memo ?? ""])
         try requireMayPay(customer)
         guard let merchant = try await store.merchant(merchantID) else { throw LucidError(.merchantNotFound) }
-        if let replay = try await stepUpOrReplay(customer, money, newPayee: false, proof: proof, claim: claim) { return replay }
+        let stepUp = stepUpReason(customer, money, newPayee: false)
+        if let replay = try await replayBeforeChecks(claim, customer, stepUp: stepUp) { return replay }
+        let screening = try await screen(customer, .payment, money, payee: "merchant:" + merchant.id.rawValue, counterparty: merchant.name,
+                                         stepUp: stepUp, proof: proof)
         let fee = try configuration.fees.fee(.payment, amount: money)
         let tx = NewTransaction(id: ids.make(), feeID: fee > 0 ? ids.make() : nil, kind: .payment,
                                 debit: .customer(customer.user.id, currency), credit: .merchant(merchant.id, currency),
@@ -104,7 +114,7 @@ public struct WalletService: Sendable {
                                 limit: LimitCheck(policy: configuration.limits, tier: customer.user.tier), idempotency: claim,
                                 effects: SideEffects(notifications: [events.notify(.moneySent, customer.user.id,
                                                                                    moneyParams(money, merchant.name))]))
-        return try await execute(tx, for: customer) { _ in
+        return try await execute(tx, for: customer, screening: screening) { _ in
             CounterpartyView(type: "merchant", name: merchant.name, login: nil, merchantID: merchant.id.rawValue)
         }
     }
@@ -124,29 +134,29 @@ public struct WalletService: Sendable {
         // Always answered from the rail's current state: a retry must not meet a breaker opened since.
         if let replay = try await withdrawalReplay(claim, customer) { return replay }
         let destination = try await withdrawalDestination(customer, id: bankAccountID, details: bankAccount)
-        if destination.new != nil && customer.user.totpEnabled {
-            try await identity.stepUp(customer, reason: "add_bank_account", proof: proof)
-        } else if let reason = stepUpReason(customer, money, newPayee: false) {
-            try await identity.stepUp(customer, reason: reason.rawValue, proof: proof)
-        }
+        // A new destination is a sensitive action of its own; its proof covers the amount too.
+        let stepUp = destination.new != nil && customer.user.totpEnabled ? "add_bank_account"
+            : stepUpReason(customer, money, newPayee: false)
+        let account = try requireGateway().account(destination.account, for: customer.user)
+        let screening = try await screen(customer, .withdrawal, money, payee: Self.riskKey(account), counterparty: account.description,
+                                         stepUp: stepUp, proof: proof)
         let fee = try configuration.fees.fee(.withdrawal, amount: money)
         if let new = destination.new { _ = try await save(new, for: customer, origin: origin) }
-        return try await railWithdrawal(customer, money, fee: fee, claim: claim, rail: rail, bankAccount: destination.account)
+        return try await railWithdrawal(customer, money, fee: fee, claim: claim, rail: rail, account: account, screening: screening)
     }
 
-    /// Asks for a fresh second factor when the rules say so (2FA on, and a large amount or a new
-    /// payee). A retried request whose key already went through answers with its first result
-    /// instead: the second factor was proven the first time. Nothing is read when no step-up applies.
-    private func stepUpOrReplay(_ customer: Customer, _ money: Money, newPayee: Bool, proof: SecondFactorProof,
-                                claim: IdempotencyClaim) async throws -> (TransactionView, Int)? {
-        guard let reason = stepUpReason(customer, money, newPayee: newPayee) else { return nil }
-        if let replay = try await replayIfKnown(claim, customer) { return replay }
-        try await identity.stepUp(customer, reason: reason.rawValue, proof: proof)
-        return nil
+    /// A retried request whose key already went through answers with its first result before any check
+    /// runs again: the second factor was proven, and risk decided, the first time. Read only when a check
+    /// would otherwise run (risk on, or a step-up due); without one the ledger's own replay answers.
+    private func replayBeforeChecks(_ claim: IdempotencyClaim, _ customer: Customer,
+                                    stepUp: String?) async throws -> (TransactionView, Int)? {
+        guard risk != nil || stepUp != nil else { return nil }
+        return try await replayIfKnown(claim, customer)
     }
 
-    private func stepUpReason(_ customer: Customer, _ money: Money, newPayee: Bool) -> SecurityPolicy.StepUpReason? {
-        identity.policy.stepUp(amount: money, newPayee: newPayee, twoFactorOn: customer.user.totpEnabled)
+    /// Why the step-up policy asks for a fresh second factor here, if it does (2FA on, and a large amount or a new payee).
+    private func stepUpReason(_ customer: Customer, _ money: Money, newPayee: Bool) -> String? {
+        identity.policy.stepUp(amount: money, newPayee: newPayee, twoFactorOn: customer.user.totpEnabled)?.rawValue
     }
 
     private func replayIfKnown(_ claim: IdempotencyClaim, _ customer: Customer) async throws -> (TransactionView, Int)? {
@@ -161,7 +171,7 @@ public struct WalletService: Sendable {
     }
 
     /// Submits a new transaction and renders it; a replayed key re-reads the original.
-    private func execute(_ tx: NewTransaction, for customer: Customer,
+    func execute(_ tx: NewTransaction, for customer: Customer,
                          counterparty: (NewTransaction) -> CounterpartyView) async throws -> (TransactionView, Int) {
         let receipt: LedgerReceipt
         do {
@@ -224,7 +234,8 @@ public struct WalletService: Sendable {
 
     public func transactions(of customer: Customer, limit: Int?, cursor: String?) async throws -> Page<TransactionView> {
         let page = try await store.transactions(of: customer.user.id, limit: try Validate.pageSize(limit), cursor: cursor)
-        return Page(items: page.items.map { TransactionView($0, reader: customer.user.id) }, nextCursor: page.nextCursor)
+        let items = try await annotateSecurity(page.items.map { TransactionView($0, reader: customer.user.id) })
+        return Page(items: items, nextCursor: page.nextCursor)
     }
 
     /// One of the customer's own transactions; anyone else's is `transaction_not_found`, never 403,
@@ -234,7 +245,7 @@ public struct WalletService: Sendable {
               record.debit.ownerID == customer.user.id.rawValue || record.credit.ownerID == customer.user.id.rawValue else {
             throw LucidError(.transactionNotFound)
         }
-        return TransactionView(record, reader: customer.user.id)
+        return try await annotateSecurity([TransactionView(record, reader: customer.user.id)])[0]
     }
 
     /// Every transaction of a user, oldest first, for statements and evidence.

@@ -14,7 +14,8 @@ struct Lucid: AsyncParsableCommand {
         commandName: "lucid",
         abstract: "Lucid Wallet: a digital wallet service with a double-entry ledger.",
         subcommands: [Serve.self, Migrate.self, OperatorCommand.self, MerchantCommand.self, Verify.self, Backup.self, Restore.self,
-                      ExportStatement.self, Bench.self, Simulate.self, SandboxBankCommand.self, ReconcileCommand.self]
+                      ExportStatement.self, Bench.self, Simulate.self, SandboxBankCommand.self, ReconcileCommand.self,
+                      RiskCommand.self]
     )
 }
 
@@ -107,6 +108,7 @@ struct Serve: AsyncParsableCommand {
                 let data = try Data(contentsOf: URL(fileURLWithPath: config))
                 configuration.wallet = try WalletConfiguration.load(json: data)
                 (configuration.identity, configuration.webhooks) = try IdentityConfiguration.load(json: data)
+                configuration.risk = try RiskConfiguration.load(json: data)
             } catch {
                 throw ValidationError("--config \(config): \(error)")
             }

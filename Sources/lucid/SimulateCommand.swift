@@ -3,8 +3,9 @@ import Foundation
 import LucidCore
 import LucidRisk
 
-/// `lucid simulate`: seeded wallet traffic with labelled attacks, through the risk engine.
-struct Simulate: ParsableCommand {
+/// `lucid simulate`: seeded wallet traffic with labelled attacks, through the risk engine
+/// in memory or (`--through-services`) through the real services on a temporary database.
+struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Simulate customers and attacks through the risk engine; print detection and false-positive rates.")
 
@@ -13,6 +14,8 @@ struct Simulate: ParsableCommand {
     @Option(help: "Random seed: the same seed gives the same run.") var seed: UInt64 = 1
     @Option(help: "Rules file (YAML) to use instead of the bundled defaults.") var rules: String?
     @Flag(help: "Print the report as JSON.") var json = false
+    @Flag(help: "Drive the real IdentityService and WalletService on a temporary database instead of the engine in memory (slower: every event is written).")
+    var throughServices = false
 
     func validate() throws {
         guard (10...SimulationConfiguration.customersMax).contains(customers) else {
@@ -23,11 +26,14 @@ struct Simulate: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
+        var yaml: String?
         let ruleSet: RuleSet
         if let rules {
             do {
-                ruleSet = try RuleSet.load(yaml: try String(contentsOfFile: rules, encoding: .utf8))
+                let text = try String(contentsOfFile: rules, encoding: .utf8)
+                ruleSet = try RuleSet.load(yaml: text)
+                yaml = text
             } catch let error as RuleSetError {
                 throw ValidationError("--rules \(rules):\n\(error)")
             }
@@ -35,8 +41,8 @@ struct Simulate: ParsableCommand {
             ruleSet = RuleSet.bundledDefault()
         }
         let started = ContinuousClock.now
-        let report = RiskSimulator(configuration: SimulationConfiguration(customers: customers, days: days, seed: seed),
-                                   ruleSet: ruleSet).run()
+        let simulator = RiskSimulator(configuration: SimulationConfiguration(customers: customers, days: days, seed: seed), ruleSet: ruleSet)
+        let report = throughServices ? try await Self.throughServices(simulator, rules: yaml) : simulator.run()
         let elapsed = ContinuousClock.now - started
         if json {
             let encoder = JSONEncoder()
@@ -44,9 +50,28 @@ struct Simulate: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(Self.render(report))
-            FileHandle.standardError.write(Data("(\(report.events) events in \(elapsed))\n".utf8))
+            FileHandle.standardError.write(Data("(\(report.events) events in \(elapsed)\(throughServices ? ", through the services" : ""))\n".utf8))
         }
         if !report.meetsTargets { throw ExitCode(2) }
+    }
+
+    /// Plays the traffic through the real services (see `ServicesDriver`).
+    static func throughServices(_ simulator: RiskSimulator, rules: String?) async throws -> SimulationReport {
+        var player = simulator.player()
+        let driver = try await ServicesDriver(rules: rules)
+        defer { driver.stop() }
+        FileHandle.standardError.write(Data("Opening \(player.customers.count) accounts on a temporary database…\n".utf8))
+        try await driver.open(player.customers)
+        var steps = 0
+        while let step = player.next() {
+            switch step {
+            case .decide(let request): player.resolve(await driver.decide(request))
+            case .credentialChange(let customer, _, let time): await driver.changeCredentials(customer, at: time)
+            }
+            steps += 1
+            if steps % 20_000 == 0 { FileHandle.standardError.write(Data("  \(steps) events…\n".utf8)) }
+        }
+        return player.report()
     }
 
     static func percent(_ value: Double) -> String { String(format: "%.2f %%", value * 100) }

@@ -26,6 +26,8 @@ struct ErrorCatalogueTests {
         "resolved_at": .text("2026-11-25T09:00:00.000Z"), "reconciliation_id": .text("0193a0de-0000-7000-8000-000000000002"),
         // Saved bank accounts
         "bank_account_id": .text("0193a0de-0000-7000-8000-000000000003"),
+        // Risk monitoring wiring (issue 6)
+        "claimed_by": .text("operator:risk-1"),
     ]
 
     @Test("every code has a status, both languages, a detail without placeholders and a next step", arguments: ErrorCode.allCases)
@@ -67,6 +69,8 @@ struct ErrorCatalogueTests {
             .callbackSignatureInvalid: 401, .callbackReplayed: 409, .settlementReportInvalid: 422,
             .alertNotFound: 404, .alertAlreadyResolved: 409, .reconciliationNotFound: 404,
             .bankAccountNotFound: 404, .bankAccountLimitReached: 422,
+            .riskReviewNotFound: 404, .riskReviewClosed: 409, .riskReviewClaimed: 409, .riskDecisionNotFound: 404,
+            .riskEntryNotFound: 404,
         ]
         for (code, status) in expected {
             #expect(LucidError(code).status == status, "\(code.rawValue)")

@@ -11,6 +11,7 @@ struct NotificationCatalogueTests {
         "purpose": .text("unfreeze"), "amount": .int(12_345), "currency": .text("CNY"), "counterparty": .text("*lice"),
         "rail": .text("bank-a"), "direction": .text("withdrawal"), "note": .text("checked with the bank"),
         "bank": .text("ICBC"), "last4": .text("1234"),
+        "risk_reason": .text("unusual_activity"), "expected_by": .text("2026-11-26T08:00:00.000Z"),
     ]
 
     @Test("every kind has a title and a body in English and Chinese, with no value left out", arguments: NotificationKind.allCases)

@@ -12,11 +12,16 @@ import Testing
 struct HistoryAndOpsRouteTests {
     @Test("history pages newest first with next_cursor, null at the end")
     func paging() async throws {
-        try await withApp { api, _ in
+        let clock = ManualClock()
+        try await withApp(clock: clock) { api, _ in
             let alice = try await api.customer("Alice")
             let bob = try await api.customer("Bob")
             try await api.topUp(alice.token, 100_000)
-            for amount in 1...25 { try await api.transfer(alice.token, to: ["email": bob.email], amount) }
+            for amount in 1...25 {
+                // Spread over the afternoon: 25 transfers in one instant would be a velocity burst to risk monitoring.
+                clock.advance(seconds: 360)
+                try await api.transfer(alice.token, to: ["email": bob.email], amount)
+            }
             var amounts: [Int] = []
             var cursor: String?
             repeat {

@@ -241,3 +241,50 @@ struct FeatureTests {
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(SourceFeatures.self, from: payeeAsCustomer) }
     }
 }
+
+@Suite("Binary form of the remembered state")
+struct BinaryStateTests {
+    /// Real states: a few days of simulated traffic replayed into memory.
+    static let state: RiskState = {
+        var state = RiskState()
+        var configuration = SimulationConfiguration(customers: 60, days: 3, seed: 11)
+        configuration.warmupDays = 5
+        for item in RiskSimulator(configuration: configuration, ruleSet: RuleSet.bundledDefault()).history() {
+            let inputs = state.take(for: item.event, context: item.context, payeeContext: item.payeeContext)
+            state.put(inputs, after: item.event, action: item.recordedAction ?? .allow)
+        }
+        return state
+    }()
+
+    @Test("every customer, payee and source state reads back exactly as it was written, and smaller than its JSON")
+    func roundTrip() throws {
+        #expect(Self.state.customers.count > 50 && !Self.state.payees.isEmpty && !Self.state.sources.isEmpty)
+        for features in Self.state.customers.values {
+            let bytes = features.binary()
+            #expect(try CustomerFeatures(binary: bytes) == features)
+            #expect(bytes.count < (try JSONEncoder().encode(features)).count)
+        }
+        for features in Self.state.payees.values { #expect(try PayeeFeatures(binary: features.binary()) == features) }
+        for features in Self.state.sources.values { #expect(try SourceFeatures(binary: features.binary()) == features) }
+        #expect(try CustomerFeatures(binary: CustomerFeatures().binary()) == CustomerFeatures())
+    }
+
+    @Test("anything else is refused, never trapped on: JSON, another kind, truncation, trailing bytes, corrupt counts")
+    func refused() throws {
+        let features = try #require(Self.state.customers.values.first)
+        let bytes = features.binary()
+        #expect(throws: BinaryStateError.self) { try CustomerFeatures(binary: Array(try JSONEncoder().encode(features))) }
+        #expect(throws: BinaryStateError.self) { try PayeeFeatures(binary: bytes) }
+        #expect(throws: BinaryStateError.self) { try CustomerFeatures(binary: Array(bytes.dropLast(3))) }
+        #expect(throws: BinaryStateError.self) { try CustomerFeatures(binary: bytes + [0]) }
+        var newer = bytes
+        newer[3] = 99
+        #expect(throws: BinaryStateError.self) { try CustomerFeatures(binary: newer) }
+        // Every single-byte corruption either reads as some state or is refused: none traps.
+        for index in stride(from: 5, to: bytes.count, by: max(1, bytes.count / 200)) {
+            var damaged = bytes
+            damaged[index] ^= 0xFF
+            _ = try? CustomerFeatures(binary: damaged)
+        }
+    }
+}

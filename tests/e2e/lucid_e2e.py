@@ -31,6 +31,11 @@ CLI_TIMEOUT = 120.0
 HISTORY_PAGE = 100  # the server caps ?limit= at 100
 MAX_HISTORY_PAGES = 2000
 PROBLEM_FIELDS = ("type", "title", "status", "code", "detail", "params", "next_steps", "request_id")
+# Customers made by `register_customer` sign in from this device, which every harness puts on the
+# risk allow list before its first server starts: machine traffic (dozens of transfers a second
+# per customer) is exactly what the risk rules stop, and these tests are about the ledger. Risk
+# monitoring still decides every request in full; tests/e2e/test_e2e_risk.py uses other devices.
+LOAD_DEVICE = "lucid-e2e-load"
 
 
 def lucid_bin() -> Path:
@@ -202,9 +207,20 @@ class Harness:
         self.extra_serve_args: list[str] = []
         self.servers: list[LucidServer] = []
         self.cli_log: list[str] = []
+        self.load_device_allowed = False
+
+    def allow_load_device(self) -> None:
+        """Puts LOAD_DEVICE on the risk allow list (once per database)."""
+        if self.load_device_allowed:
+            return
+        p = self.run_cli("risk", "lists", "add", *self.store_args, "--kind", "device", "--value", LOAD_DEVICE,
+                         "--verdict", "allow", "--note", "e2e load generator")
+        assert p.returncode == 0, self.cli_log[-1]
+        self.load_device_allowed = True
 
     def server(self, name: str = "lucid", extra_args: list[str] | None = None, port: int | None = None) -> LucidServer:
         """A started server; `extra_args` come after the harness-wide `extra_serve_args`."""
+        self.allow_load_device()
         s = LucidServer(self.binary, self.db, self.workdir, name=f"{name}{len(self.servers)}", database_url=self.database_url,
                         extra_args=[*self.extra_serve_args, *(extra_args or [])])
         self.servers.append(s)
@@ -332,7 +348,7 @@ class Customer:
 
     def login(self) -> None:
         r = call(self.session, self.server.base_url, "POST", "/v1/sessions",
-                 body={"login": self.email, "password": PASSWORD})
+                 body={"login": self.email, "password": PASSWORD, "device_id": LOAD_DEVICE})
         assert r.status_code == 201, describe(r)
         self.token = r.json()["token"]
 
@@ -395,7 +411,8 @@ def register_customer(server: LucidServer, tag: str, display_name: str | None = 
         assert r.status_code == 201, describe(r)
         user_id = r.json()["id"]
         assert isinstance(user_id, str) and user_id, describe(r)
-        r = call(sess, server.base_url, "POST", "/v1/sessions", body={"login": email, "password": PASSWORD})
+        r = call(sess, server.base_url, "POST", "/v1/sessions",
+                 body={"login": email, "password": PASSWORD, "device_id": LOAD_DEVICE})
         assert r.status_code == 201, describe(r)
         s = r.json()
         assert s["user_id"] == user_id and s["token"] and s["expires_at"], describe(r)

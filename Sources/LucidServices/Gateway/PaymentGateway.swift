@@ -399,7 +399,7 @@ public final class PaymentGateway: Sendable {
         let view = TransactionView(record, reader: reader)
         switch record.state {
         case .posted: return (view, 201)
-        case .pending: return (view, direction == .topUp ? 202 : 201)
+        case .pending: return (view, direction == .topUp || view.reason == SecurityNote.heldReason ? 202 : 201)
         case .voided, .expired, .failed:
             guard let item = try await store.railItem(id) else { return (view, 201) }
             if let code = item.railReason ?? item.reason, RailFailureReason(rawValue: code) != nil {
@@ -426,7 +426,7 @@ public final class PaymentGateway: Sendable {
         let deadline = ContinuousClock.now + min(patience, .seconds(60))
         var wait = Duration.milliseconds(5)
         while let item = try await store.railItem(id), item.state == .pending, item.submittedAt == nil, item.railState == nil,
-              ContinuousClock.now < deadline {
+              item.reason != SecurityNote.heldReason, ContinuousClock.now < deadline {
             try await Task.sleep(for: wait)
             wait = min(wait * 2, .milliseconds(200))
         }
@@ -439,6 +439,51 @@ public final class PaymentGateway: Sendable {
         let holder = Mask.name(user.displayName)
         guard let input else { return MaskedBankAccount(bank: "LINKED", last4: "0000", holder: holder) }
         return try MaskedBankAccount(bank: input.bank, last4: input.last4, holder: holder).validated()
+    }
+
+    // MARK: Withdrawals held by risk monitoring
+
+    /// The next check of an item risk holds for review: never, until it is released (sent) or voided.
+    static let heldUntilReleased = Timestamp(millisecondsSinceEpoch: 253_402_300_799_000) // 9999-12-31
+
+    /// Where a transaction held by risk monitoring stands at the rails.
+    public enum ReviewHold: Sendable { case notARailMovement, heldUnsent, released }
+
+    /// Whether `id` is a rail movement, and if so whether it still waits unsent for its review.
+    public func reviewHold(of id: TransferID) async throws -> ReviewHold {
+        guard let item = try await store.railItem(id) else { return .notARailMovement }
+        return item.state == .pending && item.submittedAt == nil && item.reason == SecurityNote.heldReason ? .heldUnsent : .released
+    }
+
+    /// Sends a withdrawal risk held, now that an operator approved it. The item is released first (a new
+    /// expected time, the sweeper's schedule): that is the commit point, so a crash before the rail is asked
+    /// leaves an item the sweeper finds and settles like any unanswered one. False when it was not held.
+    public func sendApproved(_ id: TransferID) async throws -> Bool {
+        guard let item = try await store.railItem(id), item.state == .pending, item.reason == SecurityNote.heldReason else {
+            return false
+        }
+        let expectedBy = clock.now().adding(seconds: withdrawalExpectedSeconds)
+        guard try await store.releaseHeldRailItem(id, heldReason: SecurityNote.heldReason, expectedBy: expectedBy,
+                                                  nextCheckAt: expectedBy.adding(seconds: configuration.sweepGraceSeconds)) else {
+            return false
+        }
+        let holder = try await store.user(item.userID).map { Mask.name($0.displayName) } ?? "*"
+        let request = RailRequest(reference: RailReference(id.rawValue), direction: .withdrawal, amount: Money(item.amount, item.currency),
+                                  account: MaskedBankAccount(bank: item.accountBank, last4: item.accountLast4, holder: holder))
+        do {
+            try await send(request, item: item)
+        } catch let error as LucidError where error.code == .gatewayUnavailable {
+            // Every attempt was refused, so `send` voided the hold: the money is back; the customer is told why.
+            try await store.writeEffects(SideEffects(notifications: [notification(item, .void, reason: "gateway_unavailable")]))
+            throw error
+        }
+        return true
+    }
+
+    /// The rail item change a void of a held withdrawal carries (rejected or expired in review).
+    func heldVoid(_ id: TransferID, reason: String) -> GatewayEffect {
+        .resolveItem(RailItemResolution(reference: id, state: .voided, railState: nil, reason: reason, bankReference: nil,
+                                        finalAt: nil, resolvedAt: clock.now()))
     }
 
     /// The rail item change an operator's post or void of a rail movement (`/v1/ops/transactions/{id}/post|void`) carries.

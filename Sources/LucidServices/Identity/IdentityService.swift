@@ -86,6 +86,8 @@ public struct IdentityService: Sendable {
     let logger: Logger
     /// Compared against when the login is unknown, so unknown and known logins take the same time.
     let decoyHash: String
+    /// Risk monitoring of every sign-in (nil: off). See IdentityService+Risk.swift.
+    public var risk: RiskMonitor?
 
     public init(store: any IdentityStore, configuration: IdentityConfiguration, clock: any WallClock, ids: any IDGenerator,
                 passwords: any PasswordHasher, secrets: SecretBox, passwordPolicy: PasswordPolicy = PasswordPolicy(),
@@ -193,6 +195,8 @@ public struct IdentityService: Sendable {
                   (try? await verifySecondFactor(user, security, attempt.secondFactor, purpose: "login")) != nil else {
                 throw LucidError(.invalidCredentials)
             }
+            try await screenSignIn(user, security, deviceID: deviceID, origin: origin, proof: attempt.secondFactor,
+                                   secondFactorVerified: true)
             return try await openSession(user, password: attempt.password, deviceID: deviceID, origin: origin, notices: [
                 "unlocked_lock_until": .text(lockedUntil.rfc3339),
                 "failed_attempts": .int(Int64(max(security.lockout.consecutiveFailures, configuration.lockout.failuresBeforeLock))),
@@ -200,6 +204,7 @@ public struct IdentityService: Sendable {
         }
         guard passwordOK else {
             try await recordFailure(user, origin: origin, reason: "password")
+            await screenFailedSignIn(user, deviceID: deviceID, origin: origin)
             throw LucidError(.invalidCredentials)
         }
         if user.totpEnabled {
@@ -210,9 +215,12 @@ public struct IdentityService: Sendable {
                 try await verifySecondFactor(user, security, attempt.secondFactor, purpose: "login")
             } catch let error as LucidError where error.code == .secondFactorInvalid {
                 try await recordFailure(user, origin: origin, reason: "second_factor")
+                await screenFailedSignIn(user, deviceID: deviceID, origin: origin)
                 throw error
             }
         }
+        try await screenSignIn(user, security, deviceID: deviceID, origin: origin, proof: attempt.secondFactor,
+                               secondFactorVerified: user.totpEnabled)
         return try await openSession(user, password: attempt.password, deviceID: deviceID, origin: origin, notices: [:],
                                      unlockedBySecondFactor: false)
     }

@@ -275,6 +275,7 @@ enum PostgresSchema {
             "ALTER TABLE operators ADD CONSTRAINT operators_role_check CHECK (role IN ('admin', 'support', 'risk', 'auditor'))",
         ]),
         Migration(name: "2026-11-25-03-payment-rails", statements: PaymentRailSchema.postgres),
+        Migration(name: "2026-11-25-04-risk", statements: RiskSchema.postgres),
         Migration(name: "2026-11-25-05-bank-accounts", statements: BankAccountSchema.postgres),
     ]
 

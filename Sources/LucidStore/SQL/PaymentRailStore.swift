@@ -298,6 +298,10 @@ public protocol PaymentRailStore: Sendable {
     func railItem(_ reference: TransferID) async throws -> RailItemRecord?
     /// The first submit came back: when, the bank's id, and the reason to show while pending.
     func markRailItemSubmitted(_ reference: TransferID, at: Timestamp, bankReference: String?, reason: String?) async throws
+    /// Releases an item held unsent (reason `heldReason`) so it can be sent: reason `waiting_for_bank`, a new
+    /// expected time and the sweeper's schedule. False when it was not held (released or resolved already).
+    func releaseHeldRailItem(_ reference: TransferID, heldReason: String, expectedBy: Timestamp, nextCheckAt: Timestamp) async throws
+        -> Bool
     /// The rail says it is pending: the expected time only moves forward; false when nothing changed
     /// (final already, or an expected time at least as late was known).
     func noteRailItemPending(_ reference: TransferID, expectedBy: Timestamp, bankReference: String?,
@@ -394,6 +398,14 @@ extension SQLStore: PaymentRailStore {
                 reason = CASE WHEN state = 'pending' THEN COALESCE(?, reason) ELSE reason END
             WHERE reference = ?
             """, time, bankReference, reason, reference))
+    }
+
+    public func releaseHeldRailItem(_ reference: TransferID, heldReason: String, expectedBy: Timestamp,
+                                    nextCheckAt: Timestamp) async throws -> Bool {
+        try await write(SQLStatement("""
+            UPDATE rail_items SET reason = 'waiting_for_bank', expected_by = ?, next_check_at = ?
+            WHERE reference = ? AND state = 'pending' AND submitted_at IS NULL AND reason = ?
+            """, expectedBy, nextCheckAt, reference, heldReason)) == 1
     }
 
     public func noteRailItemPending(_ reference: TransferID, expectedBy: Timestamp, bankReference: String?,

@@ -133,6 +133,9 @@ enum SQLiteSchema {
         migrator.registerMigration("2026-11-25-03-payment-rails") { db in
             try db.execute(sql: PaymentRailSchema.sqlite)
         }
+        migrator.registerMigration("2026-11-25-04-risk") { db in
+            try db.execute(sql: RiskSchema.sqlite)
+        }
         migrator.registerMigration("2026-11-25-05-bank-accounts") { db in
             try db.execute(sql: BankAccountSchema.sqlite)
         }

@@ -1,0 +1,222 @@
+import Foundation
+import LucidCore
+@testable import LucidStore
+import Testing
+
+/// Risk monitoring's tables behave the same on SQLite and PostgreSQL: remembered state that
+/// holds across processes without lost updates, the append-only decision log, the review
+/// queue's state machine, lists and suppressions with expiry, and the rules in force.
+@Suite("Risk store")
+struct RiskStoreTests {
+    static func user(_ id: UserID, _ clock: ManualClock) -> UserRecord {
+        UserRecord(id: id, email: "\(id.rawValue.suffix(12))@example.com", phone: nil, passwordHash: "$scrypt$x", displayName: "Test",
+                   country: "CN", tier: .unverified, createdAt: clock.now())
+    }
+
+    /// A state update that treats the bytes as a decimal counter and adds one: lost updates show as a short count.
+    static func increment(_ key: String) -> RiskStateUpdate {
+        RiskStateUpdate(key: key) { record in
+            let current = record?.data.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+            return Array(String(current + 1).utf8)
+        }
+    }
+
+    /// The same, precomputed from the value read at `version` (as the hot path does): stale when someone wrote since.
+    static func increment(_ key: String, from seen: (value: Int, version: Int64)?) -> RiskStateUpdate {
+        let precomputed = (from: seen?.version ?? 0, data: Array(String((seen?.value ?? 0) + 1).utf8))
+        return RiskStateUpdate(key: key, precomputed: precomputed) { record in
+            let current = record?.data.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+            return Array(String(current + 1).utf8)
+        }
+    }
+
+    static func counter(_ store: SQLStore, _ key: String) async throws -> (value: Int, version: Int64)? {
+        guard let state = try await store.riskStates([key])[key], let data = state.data else { return nil }
+        return (Int(String(decoding: data, as: UTF8.self)) ?? -1, state.version)
+    }
+
+    static func decision(_ id: String, user: UserID, at time: Timestamp, action: String = "allow", kind: String = "transfer",
+                         recorded: Bool = true, transaction: TransferID? = nil) -> RiskDecisionRecord {
+        RiskDecisionRecord(id: id, userID: user, eventKind: kind, action: action, rulesAction: action, score: 45,
+                           ruleSetVersion: "v1", shadowAction: "review", shadowRuleSetVersion: "v2", transactionID: transaction,
+                           recorded: recorded, createdAt: time, event: #"{"id":"\#(id)"}"#, context: #"{"context":{}}"#,
+                           decision: #"{"action":"\#(action)"}"#, shadow: #"{"action":"review"}"#,
+                           fired: [RiskFiredRuleRecord(ruleID: "velocity_burst_1h", contribution: 40, forcedDecision: nil, suppressed: false, shadow: false),
+                                   RiskFiredRuleRecord(ruleID: "draft_rule", contribution: 80, forcedDecision: "review", suppressed: false, shadow: true)])
+    }
+
+    func withTwoStores(_ backend: Backend, _ body: (SQLStore, SQLStore, ManualClock) async throws -> Void) async throws {
+        switch backend {
+        case .postgres:
+            try await withPostgresStores(count: 2) { stores, clock in try await body(stores[0], stores[1], clock) }
+        case .sqlite:
+            try await withSQLiteStore { first, clock in
+                let second = try SQLiteStore(path: first.path, ids: CountingIDGenerator(), clock: clock)
+                try await body(first, second, clock)
+            }
+        }
+    }
+
+    @Test("state updates apply to the stored row in order and bump its version; missing keys read as absent",
+          arguments: Backend.available)
+    func stateVersions(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let key = RiskStateKey.customer(TestID.user())
+            #expect(try await store.riskStates([key]).isEmpty)
+            let written = try await store.recordRisk([RiskRecording(updates: [Self.increment(key), Self.increment(key)]),
+                                                      RiskRecording(updates: [Self.increment(key)])], at: clock.now())
+            #expect(written[key]?.version == 3)
+            let counter = try #require(try await Self.counter(store, key))
+            #expect(counter.value == 3 && counter.version == 3)
+            let seen = try await store.riskStates([key, RiskStateKey.payee("user:nobody")])
+            #expect(seen.count == 1)
+        }
+    }
+
+    @Test("two stores on one database updating the same customer at once lose no update", arguments: Backend.available)
+    func noLostUpdates(backend: Backend) async throws {
+        try await withTwoStores(backend) { a, b, clock in
+            let key = RiskStateKey.customer(TestID.user())
+            let fresh = RiskStateKey.payee("user:\(TestID.user().rawValue)")
+            let rounds = 25
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for store in [a, b] {
+                    for _ in 0..<rounds {
+                        group.addTask {
+                            // A new key too: both stores meet it for the first time at once.
+                            try await store.recordRisk([RiskRecording(updates: [Self.increment(key), Self.increment(fresh)])], at: clock.now())
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await Self.counter(a, key)?.value == 2 * rounds)
+            #expect(try await Self.counter(b, fresh)?.value == 2 * rounds)
+            #expect(try await Self.counter(b, key)?.version == Int64(2 * rounds))
+            // Precomputed from what each request read: many are stale by the time they write and are redone on the row.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for store in [a, b] {
+                    for _ in 0..<rounds {
+                        group.addTask {
+                            let seen = try await Self.counter(store, key)
+                            try await store.recordRisk([RiskRecording(updates: [Self.increment(key, from: seen)])], at: clock.now())
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await Self.counter(a, key)?.value == 4 * rounds)
+            // Two precomputed updates of one key in one transaction: the second is stale after the first and redone.
+            let seen = try await Self.counter(a, key)
+            try await a.recordRisk([RiskRecording(updates: [Self.increment(key, from: seen)]),
+                                    RiskRecording(updates: [Self.increment(key, from: seen)])], at: clock.now())
+            #expect(try await Self.counter(b, key)?.value == 4 * rounds + 2)
+        }
+    }
+
+    @Test("decisions are stored with fired rules (live and shadow), listed newest first, streamed by time, and append-only",
+          arguments: Backend.available)
+    func decisions(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let id = TestID.user()
+            try await store.createUser(Self.user(id, clock))
+            let first = UUIDv7Generator(clock: clock).next()
+            let tx = TestID.transfer()
+            try await store.recordRisk([RiskRecording(decision: Self.decision(first, user: id, at: clock.now(), transaction: tx))],
+                                       at: clock.now())
+            clock.advance(seconds: 60)
+            let second = UUIDv7Generator(clock: clock).next()
+            try await store.recordRisk([RiskRecording(decision: Self.decision(second, user: id, at: clock.now(), action: "block",
+                                                                              recorded: true))], at: clock.now())
+            let loaded = try #require(try await store.riskDecision(first))
+            #expect(loaded.transactionID == tx && loaded.shadowAction == "review" && loaded.ruleSetVersion == "v1")
+            #expect(Set(loaded.fired.map(\.ruleID)) == ["velocity_burst_1h", "draft_rule"])
+            #expect(loaded.fired.first { $0.shadow }?.forcedDecision == "review")
+            let page = try await store.riskDecisions(of: id, limit: 1, cursor: nil)
+            #expect(page.items.map(\.id) == [second])
+            let next = try await store.riskDecisions(of: id, limit: 1, cursor: page.nextCursor)
+            #expect(next.items.map(\.id) == [first] && next.nextCursor == nil)
+            var streamed: [String] = []
+            try await store.forEachRiskDecision(since: clock.now().adding(seconds: -30)) { streamed.append($0.id) }
+            #expect(streamed == [second])
+            await #expect(throws: (any Error).self) {
+                try await store.tamper("UPDATE risk_decisions SET action = 'allow' WHERE id = '\(second)'")
+            }
+        }
+    }
+
+    @Test("a review moves open → claimed → approved only from the states it is in, with who, when and the note",
+          arguments: Backend.available)
+    func reviewStates(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let id = TestID.user()
+            try await store.createUser(Self.user(id, clock))
+            let ids = UUIDv7Generator(clock: clock)
+            let decision = ids.next()
+            let review = RiskReviewRecord(id: ids.next(), decisionID: decision, transactionID: TestID.transfer(), userID: id,
+                                          kind: "transfer", amount: 500_000, currency: .cny, reason: "payee_risk", createdAt: clock.now(),
+                                          expiresAt: clock.now().adding(seconds: 3_600))
+            try await store.recordRisk([RiskRecording(decision: Self.decision(decision, user: id, at: clock.now(), action: "review"),
+                                                      review: review)], at: clock.now())
+            #expect(try await store.riskReviews(state: .open, limit: 10, cursor: nil).items.map(\.id) == [review.id])
+            #expect(try await store.riskReviews(transactions: [review.transactionID]).first?.state == .open)
+            #expect(try await store.changeRiskReview(review.id, from: [.open], change: .claim(by: "operator:ann", at: clock.now(), note: nil),
+                                                     effects: .none))
+            #expect(try await !store.changeRiskReview(review.id, from: [.open], change: .claim(by: "operator:bob", at: clock.now(), note: nil),
+                                                      effects: .none), "someone else claimed it first")
+            clock.advance(seconds: 10)
+            let audit = AuditEntry(id: ids.next(), at: clock.now(), actor: "operator:ann", action: "risk_review_approved", targetUserID: id,
+                                   sourceAddress: nil, details: "{}")
+            #expect(try await store.changeRiskReview(review.id, from: [.open, .claimed],
+                                                     change: .approve(by: "operator:ann", at: clock.now(), note: "known payee"),
+                                                     effects: SideEffects(audit: [audit])))
+            let done = try #require(try await store.riskReview(review.id))
+            #expect(done.state == .approved && done.claimedBy == "operator:ann" && done.resolvedBy == "operator:ann")
+            #expect(done.note == "known payee" && done.resolvedAt == clock.now())
+            #expect(try await !store.changeRiskReview(review.id, from: [.open, .claimed],
+                                                      change: .reject(by: "operator:bob", at: clock.now(), note: "x", froze: true), effects: .none))
+            #expect(try await store.riskReviews(state: .open, limit: 10, cursor: nil).items.isEmpty)
+            #expect(try await store.auditEntries(of: id, limit: 10, cursor: nil).items.map(\.action) == ["risk_review_approved"])
+            #expect(try await store.riskReviewsPastExpiry(now: clock.now().adding(seconds: 7_200), limit: 10).isEmpty)
+        }
+    }
+
+    @Test("lists, suppressions and rule sets change the generation other processes poll; expired entries are purged",
+          arguments: Backend.available)
+    func configuration(backend: Backend) async throws {
+        try await withTwoStores(backend) { a, b, clock in
+            let id = TestID.user()
+            try await a.createUser(Self.user(id, clock))
+            let ids = UUIDv7Generator(clock: clock)
+            let start = try await b.riskGeneration()
+            let entry = RiskListEntryRecord(id: ids.next(), kind: "device", value: "dev-1", verdict: "deny", userID: nil,
+                                            expiresAt: clock.now().adding(seconds: 60), note: "stolen phone", createdBy: "operator:ann",
+                                            createdAt: clock.now())
+            try await a.addRiskListEntry(entry, effects: .none)
+            let suppression = RiskSuppressionRecord(id: ids.next(), userID: id, ruleID: "new_country_money_out",
+                                                    until: clock.now().adding(seconds: 86_400), note: "trip", createdBy: "operator:ann",
+                                                    createdAt: clock.now())
+            try await a.addRiskSuppression(suppression, effects: .none)
+            try await a.saveRiskRuleSet(RiskRuleSetRecord(id: ids.next(), slot: .live, version: "v2", yaml: "version: v2", createdBy: "cli",
+                                                          createdAt: clock.now()), effects: .none)
+            try await a.saveRiskRuleSet(RiskRuleSetRecord(id: ids.next(), slot: .shadow, version: "v3", yaml: "version: v3", createdBy: "cli",
+                                                          createdAt: clock.now()), effects: .none)
+            #expect(try await b.riskGeneration() == start + 4)
+            #expect(try await b.riskListEntries() == [entry])
+            #expect(try await b.riskSuppressions() == [suppression])
+            var sets = try await b.riskRuleSets()
+            #expect(sets.live?.version == "v2" && sets.shadow?.version == "v3")
+            try await b.saveRiskRuleSet(RiskRuleSetRecord(id: ids.next(), slot: .shadow, version: nil, yaml: nil, createdBy: "cli",
+                                                          createdAt: clock.now()), effects: .none)
+            sets = try await a.riskRuleSets()
+            #expect(sets.shadow?.yaml == nil && sets.live?.yaml == "version: v2")
+            clock.advance(seconds: 120)
+            #expect(try await a.purgeExpiredRiskEntries(now: clock.now()) == 1)
+            #expect(try await b.riskListEntries().isEmpty)
+            #expect(try await b.riskSuppressions().count == 1)
+            #expect(try await b.removeRiskSuppression(suppression.id, effects: .none))
+            #expect(try await !b.removeRiskSuppression(suppression.id, effects: .none))
+            #expect(try await a.riskGeneration() == start + 7)
+        }
+    }
+}
