@@ -138,7 +138,7 @@ public struct WalletService: Sendable {
         let stepUp = destination.new != nil && customer.user.totpEnabled ? "add_bank_account"
             : stepUpReason(customer, money, newPayee: false)
         let account = try requireGateway().account(destination.account, for: customer.user)
-        let screening = try await screen(customer, .withdrawal, money, payee: Self.riskKey(account), counterparty: account.description,
+        let screening = try await screen(customer, .withdrawal, money, payee: Self.riskKey(account, of: customer.user.id), counterparty: account.description,
                                          stepUp: stepUp, proof: proof)
         let fee = try configuration.fees.fee(.withdrawal, amount: money)
         if let new = destination.new { _ = try await save(new, for: customer, origin: origin) }

@@ -433,11 +433,14 @@ public final class PaymentGateway: Sendable {
         return try await answer(id, reader: reader, direction: direction)
     }
 
+    /// How the account linked to the wallet at sign-up is shown (`LINKED ****0000`).
+    public static let linkedAccountBank = "LINKED"
+
     /// The bank account of a movement: the customer's (bank code and last four digits given), or the one
     /// linked to the wallet; the holder is the customer's masked name.
     func account(_ input: BankAccountInput?, for user: UserRecord) throws(LucidError) -> MaskedBankAccount {
         let holder = Mask.name(user.displayName)
-        guard let input else { return MaskedBankAccount(bank: "LINKED", last4: "0000", holder: holder) }
+        guard let input else { return MaskedBankAccount(bank: Self.linkedAccountBank, last4: "0000", holder: holder) }
         return try MaskedBankAccount(bank: input.bank, last4: input.last4, holder: holder).validated()
     }
 

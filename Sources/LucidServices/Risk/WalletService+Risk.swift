@@ -15,7 +15,10 @@ extension WalletService {
     /// A bank account as the risk engine keys it (the rail a top-up comes from, the payee a
     /// withdrawal goes to): the same key both ways, so money in from one account and straight out
     /// to another is visible to the rules.
-    static func riskKey(_ account: MaskedBankAccount) -> String { "bank:\(account.bank):\(account.last4)" }
+    /// The account linked at sign-up (named by no request) is each customer's own: keyed by the customer.
+    static func riskKey(_ account: MaskedBankAccount, of user: UserID) -> String {
+        account.bank == PaymentGateway.linkedAccountBank ? "bank:linked:\(user)" : "bank:\(account.bank):\(account.last4)"
+    }
 
     /// What risk screening decided for a movement of money, carried to `execute`.
     struct Screening: Sendable {
@@ -91,7 +94,7 @@ extension WalletService {
         guard let risk else { return nil }
         let available = try await store.wallets(of: customer.user.id).first { $0.currency == money.currency }?.balance.available ?? 0
         let event = RiskEvent.money(id: ids.next(), customer: customer.user.id, kind: .topup, time: clock.now(), amount: money,
-                                    rail: Self.riskKey(account), device: customer.session.deviceID,
+                                    rail: Self.riskKey(account, of: customer.user.id), device: customer.session.deviceID,
                                     sourceAddress: customer.session.sourceAddress, country: customer.session.country,
                                     balanceBefore: Money(available, money.currency))
         return Screening(monitor: risk, assessment: try await risk.assess(event, user: customer.user), action: .allow, recipient: nil,
