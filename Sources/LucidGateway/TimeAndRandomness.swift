@@ -154,32 +154,6 @@ public final class VirtualSleeper: GatewaySleeper, Sendable {
     public var sleeps: [Duration] { recorded.withLock { $0 } }
 }
 
-/// SplitMix64 (Steele, Lea and Flood): tiny, fast and seedable, so a sandbox or a
-/// jitter sequence repeats exactly for the same seed. Not for secrets.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A uniform value in [0, 1).
-    public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-
-    /// True with probability `rate` (0 never draws a `true`, 1 always does).
-    public mutating func chance(_ rate: Double) -> Bool {
-        if rate <= 0 { return false }
-        if rate >= 1 { return true }
-        return unit() < rate
-    }
-}
-
 /// A stable 64-bit hash (FNV-1a then a SplitMix finaliser). Unlike `Hasher`, it is the
 /// same in every process, which the sandbox needs to make the same report twice.
 public enum StableHash {

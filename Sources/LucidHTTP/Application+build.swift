@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     public var trustForwardedFor = false
     public var holdExpiryInterval: Duration = .seconds(30)
+    /// Between passes of the webhook deliverer over the outbox.
+    public var deliveryInterval: Duration = .seconds(2)
     /// Payment rails: in-process sandbox rails by default, or a `lucid sandbox-bank` over HTTP.
     public var gateway = GatewayConfiguration()
     /// Risk monitoring of every login and movement of money (docs/RISK.md).
@@ -89,7 +91,8 @@ public func buildApplication(
     let risk = RiskOperations(wallet: wallet, monitor: monitor)
     let riskMaintenance = RiskMaintenanceService(operations: risk, logger: logger)
     let delivery = NotificationDeliveryService(store: store, endpoints: configuration.webhooks, sender: webhookSender,
-                                               secrets: secrets, clock: clock, logger: logger)
+                                               secrets: secrets, clock: clock,
+                                               interval: configuration.deliveryInterval, logger: logger)
     let router = Router(context: LucidContext.self)
     // Metrics sit outside the problem middleware so they count the status the client really got.
     router.add(middleware: MetricsMiddleware())

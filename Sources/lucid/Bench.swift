@@ -116,7 +116,7 @@ struct LedgerBench: AsyncParsableCommand {
             }
             _ = try await store.applyBatch(commands)
         }
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var results: [BenchResult] = []
         for size in batchSizes.split(separator: ",").compactMap({ Int($0) }) where size > 0 {
             let batches = max(1, min(batchesMax, transfers / size))
@@ -249,7 +249,7 @@ struct HTTPBench: AsyncParsableCommand {
             for connection in 0..<connections {
                 let seed = self.seed &+ UInt64(connection)
                 group.addTask {
-                    var rng = SplitMix64(seed: seed)
+                    var rng = SeededRandom(seed: seed)
                     var latencies: [Double] = []
                     var outcomes: [String: Int] = [:]
                     var sequence = 0
@@ -328,19 +328,6 @@ func call(_ client: HTTPClient, _ method: String, _ url: String, token: String? 
     let bytes = try await response.body.collect(upTo: 1 << 20)
     let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
     return HTTPAnswer(status: Int(response.status.code), json: json)
-}
-
-/// A small, fast, seedable generator so runs are repeatable.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 extension Duration {

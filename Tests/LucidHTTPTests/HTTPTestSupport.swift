@@ -24,6 +24,10 @@ func withApp(
     configuration.passwordHashing = .lowCostForTests
     configuration.secretKeyPath = folder.appendingPathComponent("secret.key").path
     configuration.logLevel = .critical
+    // Tests drive hold expiry and webhook delivery themselves: background passes (real time, on the
+    // router test's running services) would race them on a loaded machine.
+    configuration.holdExpiryInterval = .seconds(86_400)
+    configuration.deliveryInterval = .seconds(86_400)
     // The in-process sandbox rails on the test's clock: waits move the clock, nothing runs in the
     // background (tests settle, sweep and reconcile when they choose), a known callback secret.
     configuration.gateway.sleeper = VirtualSleeper(clock: clock)

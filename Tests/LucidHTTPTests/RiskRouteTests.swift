@@ -62,6 +62,8 @@ func withAppAt(_ folder: URL, clock: ManualClock, sender: RecordingWebhookSender
     configuration.passwordHashing = .lowCostForTests
     configuration.secretKeyPath = folder.appendingPathComponent("secret.key").path
     configuration.logLevel = .critical
+    configuration.holdExpiryInterval = .seconds(86_400)
+    configuration.deliveryInterval = .seconds(86_400)
     configuration.webhooks = [WebhookEndpoint(url: "https://hooks.test/lucid", secret: RecordingWebhookSender.secret)]
     let lucid = try await buildApplication(configuration, clock: clock, ids: UUIDv7Generator(clock: clock), webhookSender: sender)
     try await lucid.application.test(.router) { client in

@@ -7,7 +7,7 @@ import Testing
 struct RecoveryCodeTests {
     @Test("ten distinct codes in groups like ab3d-9kfz-2q, at least 50 bits each, from the injected generator")
     func generate() {
-        var generator = SeededGenerator(seed: 42)
+        var generator = SeededRandom(seed: 42)
         let codes = RecoveryCodes.generate(using: &generator)
         #expect(codes.count == 10 && Set(codes).count == 10)
         let allowed = Set("0123456789abcdefghjkmnpqrstvwxyz")
@@ -17,7 +17,7 @@ struct RecoveryCodeTests {
             #expect(groups.joined().allSatisfy { allowed.contains($0) }, "\(code)")
         }
         #expect(Double(RecoveryCodes.characterCount) * log2(Double(allowed.count)) >= 50)
-        var again = SeededGenerator(seed: 42)
+        var again = SeededRandom(seed: 42)
         #expect(RecoveryCodes.generate(using: &again) == codes)
     }
 
@@ -42,7 +42,7 @@ struct RecoveryCodeTests {
 
     @Test("only salted SHA-256 hex is stored; match finds the index to burn, once")
     func match() throws {
-        var generator = SeededGenerator(seed: 7)
+        var generator = SeededRandom(seed: 7)
         let codes = RecoveryCodes.generate(using: &generator)
         let user = "0190f0e0-0000-7000-8000-000000000001"
         var hashes = try codes.map { try #require(RecoveryCodes.hash($0, salt: user)) }
@@ -64,7 +64,7 @@ struct OneTimeTokenTests {
     @Test("a reset token is prefixed, URL-safe, 256 random bits, stored only as SHA-256, and lives 15 minutes")
     func issue() throws {
         let clock = ManualClock()
-        var generator = SeededGenerator(seed: 3)
+        var generator = SeededRandom(seed: 3)
         let issued = OneTimeToken.issue(at: clock.now(), using: &generator)
         #expect(issued.token.hasPrefix("lrt_") && issued.token.count == 4 + 43)
         #expect(issued.token.dropFirst(4).allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
@@ -72,14 +72,14 @@ struct OneTimeTokenTests {
         #expect(try OneTimeToken.lookupHash(for: issued.token) == issued.hash)
         #expect(OneTimeToken.lifetimeSecondsDefault == 900)
         #expect(issued.expiresAt == clock.now().adding(seconds: 900))
-        var other = SeededGenerator(seed: 4)
+        var other = SeededRandom(seed: 4)
         #expect(OneTimeToken.issue(at: clock.now(), using: &other).token != issued.token)
     }
 
     @Test("usable until it expires or is used, then reset_token_invalid")
     func expiry() throws {
         let clock = ManualClock()
-        var generator = SeededGenerator(seed: 5)
+        var generator = SeededRandom(seed: 5)
         let issued = OneTimeToken.issue(at: clock.now(), lifetimeSeconds: 60, using: &generator)
         clock.advance(seconds: 59)
         #expect(OneTimeToken.isUsable(expiresAt: issued.expiresAt, usedAt: nil, now: clock.now()))

@@ -80,9 +80,9 @@ struct TOTPTests {
 
     @Test("secrets are 20 bytes from the injected generator")
     func secrets() {
-        var first = SeededGenerator(seed: 1)
-        var again = SeededGenerator(seed: 1)
-        var other = SeededGenerator(seed: 2)
+        var first = SeededRandom(seed: 1)
+        var again = SeededRandom(seed: 1)
+        var other = SeededRandom(seed: 2)
         let secret = TOTP.makeSecret(using: &first)
         #expect(secret.count == 20)
         #expect(secret == TOTP.makeSecret(using: &again))

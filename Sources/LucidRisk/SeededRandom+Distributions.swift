@@ -6,34 +6,10 @@ import Musl
 import Darwin
 #endif
 
-/// SplitMix64 (Steele, Lea, Flood): tiny, fast and seedable, so a simulation run is repeatable
-/// bit for bit. Not cryptographic; never used for anything secret.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+import LucidCore
 
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-
-    /// Uniform in [low, high).
-    public mutating func uniform(_ low: Double, _ high: Double) -> Double { low + (high - low) * unit() }
-
-    /// Uniform integer in `range`.
-    public mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.upperBound - range.lowerBound + 1))
-    }
-
-    public mutating func chance(_ probability: Double) -> Bool { unit() < probability }
-
+/// The distributions the traffic simulator draws from, on the shared seeded generator.
+extension SeededRandom {
     /// Standard normal (Box–Muller).
     public mutating func normal() -> Double {
         let u1 = max(unit(), 1e-12), u2 = unit()
