@@ -264,6 +264,16 @@ class Harness:
             assert isinstance(report.get(k), int), self.cli_log[-1]
         return report
 
+    def assert_ledger_verifies_then_stop(self, server: "LucidServer", transfers_at_least: int) -> None:
+        """The ledger verifies offline while `server` serves, over HTTP, and again after a clean stop (SIGTERM)."""
+        report = self.assert_verify_ok()
+        assert report["transfers_checked"] >= transfers_at_least, report
+        r = call(new_session(), server.base_url, "GET", "/v1/ops/ledger/verify", token=self.operator_token())
+        assert r.status_code == 200 and r.json()["ok"] is True and r.json()["mismatches"] == [], describe(r)
+        took = server.stop()
+        print(f"server stopped after SIGTERM in {took:.1f}s")
+        self.assert_verify_ok()
+
     def close(self) -> None:
         for s in self.servers:
             s.kill()

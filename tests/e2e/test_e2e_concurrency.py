@@ -10,7 +10,7 @@ import time
 import requests
 
 from lucid_e2e import (
-    assert_histories_match, assert_insufficient, assert_transfer_created, call, describe, fund, new_key,
+    assert_histories_match, assert_insufficient, assert_transfer_created, describe, fund, new_key,
     new_session, register_customer,
 )
 
@@ -133,12 +133,4 @@ def test_e2e_concurrency(lucid, server):
     assert_histories_match(customers, created)
 
     # the ledger verifies: offline while serving, over HTTP, and after a clean stop
-    report = lucid.assert_verify_ok()
-    assert report["transfers_checked"] >= len(created), report
-    op = lucid.operator_token()
-    sess = new_session()
-    r = call(sess, server.base_url, "GET", "/v1/ops/ledger/verify", token=op)
-    assert r.status_code == 200 and r.json()["ok"] is True and r.json()["mismatches"] == [], describe(r)
-    took = server.stop()
-    print(f"server stopped after SIGTERM in {took:.1f}s")
-    lucid.assert_verify_ok()
+    lucid.assert_ledger_verifies_then_stop(server, len(created))
