@@ -260,21 +260,10 @@ public final class PaymentGateway: Sendable {
     /// A ledger that already did the same is "already resolved"; one that did the opposite is a conflict.
     func resolve(_ item: RailItemRecord, _ action: PendingAction, railState: String?, railReason: String?, reason: String?,
                  finalAt: Timestamp?, bankID: String?, actor: String, notify: Bool = true) async throws -> RailApplyOutcome {
-        let now = clock.now()
-        let state: RailItemState = action == .post ? .posted : .voided
-        let resolution = RailItemResolution(reference: item.reference, state: state, railState: railState, railReason: railReason,
-                                            reason: action == .post ? nil : reason, bankReference: bankID, finalAt: finalAt,
-                                            resolvedAt: now)
-        var details: [String: ErrorParam] = ["transaction_id": .text(item.reference.rawValue), "rail": .text(item.rail),
-                                             "direction": .text(item.direction), "amount": .int(item.amount),
-                                             "currency": .text(item.currency.code)]
-        if let reason, action == .void { details["reason"] = .text(reason) }
-        var effects = SideEffects(audit: [events.audit("rail_item_\(state.rawValue)", actor: actor, target: item.userID, details)],
-                                  gateway: [.resolveItem(resolution)])
-        if notify { effects.notifications.append(notification(item, action, reason: reason)) }
-        if item.state == .escalated {
-            effects.gateway.append(.closeStuckAlert(reference: item.reference, by: actor, note: "resolved by the rail's answer", at: now))
-        }
+        let (resolution, effects) = resolution(item, action, railState: railState, railReason: railReason, reason: reason,
+                                               finalAt: finalAt, bankID: bankID, actor: actor, notify: notify)
+        let state = resolution.state
+        let now = resolution.resolvedAt
         do {
             _ = try await store.submit(.resolve(item.reference, action, initiator: actor, effects: effects))
             LedgerMetrics.count(item.direction == "topup" ? .topup : .withdrawal, result: action == .post ? "rail_posted" : "rail_voided")
@@ -295,6 +284,28 @@ public final class PaymentGateway: Sendable {
             try await conflict(item, rail: nil, detail: "the ledger \(ledgerPosted ? "posted" : "voided") it, the rail says \(railState ?? "nothing")")
             return .conflict
         }
+    }
+
+    /// What posting or voiding an item's transfer carries: the item's new state with what the rail said, the
+    /// audit entry, the customer's notification, and the closing of a `stuck_item` alert when it was escalated.
+    func resolution(_ item: RailItemRecord, _ action: PendingAction, railState: String?, railReason: String?, reason: String?,
+                    finalAt: Timestamp?, bankID: String?, actor: String, notify: Bool) -> (RailItemResolution, SideEffects) {
+        let now = clock.now()
+        let state: RailItemState = action == .post ? .posted : .voided
+        let resolution = RailItemResolution(reference: item.reference, state: state, railState: railState, railReason: railReason,
+                                            reason: action == .post ? nil : reason, bankReference: bankID, finalAt: finalAt,
+                                            resolvedAt: now)
+        var details: [String: ErrorParam] = ["transaction_id": .text(item.reference.rawValue), "rail": .text(item.rail),
+                                             "direction": .text(item.direction), "amount": .int(item.amount),
+                                             "currency": .text(item.currency.code)]
+        if let reason, action == .void { details["reason"] = .text(reason) }
+        var effects = SideEffects(audit: [events.audit("rail_item_\(state.rawValue)", actor: actor, target: item.userID, details)],
+                                  gateway: [.resolveItem(resolution)])
+        if notify { effects.notifications.append(notification(item, action, reason: reason)) }
+        if item.state == .escalated {
+            effects.gateway.append(.closeStuckAlert(reference: item.reference, by: actor, note: "resolved by the rail's answer", at: now))
+        }
+        return (resolution, effects)
     }
 
     /// What the customer is told when a movement is done.
