@@ -84,6 +84,7 @@ extension WalletService {
             item.nextCheckAt = PaymentGateway.heldUntilReleased
             tx.effects.gateway = [.insertItem(item)]
         }
+        if let screening { try attachDecision(&tx, screening, review: review) }
         let receipt: LedgerReceipt
         do {
             receipt = try await store.submit(.create(tx))
@@ -108,7 +109,9 @@ extension WalletService {
             }
             answer = try await gateway.answer(tx.id, reader: customer.user.id, direction: direction)
         } catch {
-            await refused(screening) // the rail refused it: nothing moved
+            // The rail refused it: nothing moved. The decision was written with the transaction; the
+            // features learn the attempt, as they do when a rail fails a withdrawal later.
+            if let screening { await learn(screening, tx, customer: customer) }
             throw error
         }
         guard let screening else { return answer }

@@ -145,6 +145,39 @@ struct RiskStoreTests {
         }
     }
 
+    @Test("decisions and reviews ride in a batch's transactions: written with the money that was accepted, not with the refused",
+          arguments: Backend.available)
+    func decisionsWithTheMoney(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let alice = TestID.user()
+            let bob = TestID.user()
+            for id in [alice, bob] { try await store.createUser(Self.user(id, clock)) }
+            try await store.fund(alice, 10_000)
+            let ids = UUIDv7Generator(clock: clock)
+            // Three held transfers in one batch, the middle one an overdraft; each with its decision and review.
+            var commands: [LedgerCommand] = []
+            var decisions: [String] = []
+            for amount: Int64 in [3_000, 50_000, 4_000] {
+                guard case .create(var tx) = transfer(alice, bob, amount, pending: true) else { fatalError() }
+                let decision = ids.next()
+                decisions.append(decision)
+                tx.effects.riskDecisions = [Self.decision(decision, user: alice, at: clock.now(), action: "review", transaction: tx.id)]
+                tx.effects.riskReviews = [RiskReviewRecord(id: ids.next(), decisionID: decision, transactionID: tx.id, userID: alice,
+                                                           kind: "transfer", amount: amount, currency: .cny, reason: "payee_risk",
+                                                           createdAt: clock.now(), expiresAt: clock.now().adding(seconds: 3_600))]
+                commands.append(.create(tx))
+            }
+            let results = try await store.applyBatch(commands)
+            #expect(results.map { (try? $0.get()) != nil } == [true, false, true])
+            #expect(try await store.riskDecision(decisions[0])?.fired.count == 2)
+            #expect(try await store.riskDecision(decisions[1]) == nil, "the refused transfer left no decision")
+            #expect(try await store.riskDecision(decisions[2])?.action == "review")
+            let reviews = try await store.riskReviews(state: .open, limit: 10, cursor: nil).items
+            #expect(Set(reviews.map(\.decisionID)) == [decisions[0], decisions[2]])
+            #expect(try await store.verify().ok)
+        }
+    }
+
     @Test("a review moves open → claimed → approved only from the states it is in, with who, when and the note",
           arguments: Backend.available)
     func reviewStates(backend: Backend) async throws {

@@ -193,8 +193,12 @@ public final class RiskMonitor: Sendable {
     ///
     /// `recorded: false` stores the decision only: something after the decision refused the
     /// event (insufficient funds, a limit), so it did not happen and teaches the features nothing.
+    ///
+    /// `decisionWritten`: the decision was written with its money (`decisionRecord`, put in the
+    /// transaction's effects); only the features learn.
     public func record(_ assessment: Assessment, enforced: RiskAction, recorded: Bool = true, transactionID: TransferID? = nil,
-                       review: RiskReviewRecord? = nil, incoming: Incoming? = nil, effects: SideEffects = .none) async throws {
+                       review: RiskReviewRecord? = nil, incoming: Incoming? = nil, decisionWritten: Bool = false,
+                       effects: SideEffects = .none) async throws {
         let event = assessment.event
         var updates: [RiskStateUpdate] = []
         let applied = AppliedStates()
@@ -240,7 +244,7 @@ public final class RiskMonitor: Sendable {
             }
             if let incoming { updates.append(incomingUpdate(incoming, at: event.time, applied)) }
         }
-        let decision = try decisionRecord(assessment, enforced: enforced, recorded: recorded, transactionID: transactionID)
+        let decision = decisionWritten ? nil : try decisionRecord(assessment, enforced: enforced, recorded: recorded, transactionID: transactionID)
         let written = try await recorder.record(RiskRecording(updates: updates, decision: decision, review: review, effects: effects))
         remember(applied, written)
     }
@@ -301,8 +305,10 @@ public final class RiskMonitor: Sendable {
         }
     }
 
-    private func decisionRecord(_ assessment: Assessment, enforced: RiskAction, recorded: Bool,
-                                transactionID: TransferID?) throws -> RiskDecisionRecord {
+    /// The stored form of a decision: the event, the context it saw, the decision and shadow decision
+    /// as JSON, and every rule that fired.
+    func decisionRecord(_ assessment: Assessment, enforced: RiskAction, recorded: Bool,
+                        transactionID: TransferID?) throws -> RiskDecisionRecord {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let decision = assessment.evaluation.decision

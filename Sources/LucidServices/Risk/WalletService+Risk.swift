@@ -108,6 +108,7 @@ extension WalletService {
         guard let screening else { return try await execute(tx, for: customer, counterparty: counterparty) }
         var tx = tx
         let review = holdForReview(&tx, screening, customer: customer, expires: true)
+        try attachDecision(&tx, screening, review: review)
         let result: (TransactionView, Int)
         do {
             result = try await execute(tx, for: customer, counterparty: counterparty)
@@ -143,35 +144,56 @@ extension WalletService {
                                 reason: reason, createdAt: now, expiresAt: until)
     }
 
-    /// Refused after the decision (funds, limits …): the decision is kept, the features learn nothing.
+    /// Puts the decision (and the review item of a hold) into `tx`'s effects, so they are written
+    /// in the same transaction as the money: a crash cannot leave a movement without its decision or
+    /// a hold without the review that releases it. The features learn the event afterwards (`learn`,
+    /// a commit of its own: should the process die in between, they miss this one event, nothing else).
+    func attachDecision(_ tx: inout NewTransaction, _ screening: Screening, review: RiskReviewRecord?) throws {
+        tx.effects.riskDecisions.append(try screening.monitor.decisionRecord(screening.assessment, enforced: screening.action,
+                                                                             recorded: true, transactionID: tx.id))
+        if let review { tx.effects.riskReviews.append(review) }
+    }
+
+    /// Refused before its transaction was written (funds, limits …): the decision is kept, the features learn nothing.
     func refused(_ screening: Screening?) async {
         guard let screening else { return }
         await recordQuietly(screening.monitor, screening.assessment, screening.action, recorded: false)
     }
 
-    /// Records the decided event once its transaction is written, and adds the security note to a held one.
+    /// Teaches the features the decided event once its transaction (with the decision, `attachDecision`)
+    /// is written, and adds the security note to a held one.
     func recorded(_ screening: Screening, _ tx: NewTransaction, review: RiskReviewRecord?, result: (TransactionView, Int),
                   customer: Customer) async -> (TransactionView, Int) {
         let risk = screening.monitor
         let assessment = screening.assessment
         guard result.0.id == tx.id else {
-            // A concurrent request with the same idempotency key went first; this one is its replay.
+            // A concurrent request with the same idempotency key went first; this one is its replay
+            // (its transaction, and the decision with it, was not written).
             await recordQuietly(risk, assessment, screening.action, recorded: false)
             return result
         }
-        let incoming = screening.action == .allow
-            ? screening.recipient.map { RiskMonitor.Incoming(receiver: $0, amount: tx.amount, sender: customer.user.id) } : nil
-        do {
-            try await risk.record(assessment, enforced: screening.action, transactionID: tx.id, review: review, incoming: incoming)
-        } catch {
-            // The money moved (or is held, and the hold times out on its own): the answer stands.
-            logger.error("risk record failed after the money moved", metadata: [
-                "transaction_id": "\(tx.id)", "decision": "\(assessment.event.id)", "error": "\(error)",
-            ])
-        }
+        await learn(screening, tx, customer: customer)
         var view = result.0
         if let review { view.security = SecurityNote.make(review) }
         return (view, result.1)
+    }
+
+    /// The features learn an event whose decision was written with its transaction (`attachDecision`);
+    /// money to another customer teaches the receiver's features too.
+    func learn(_ screening: Screening, _ tx: NewTransaction, customer: Customer) async {
+        let assessment = screening.assessment
+        let incoming = screening.action == .allow
+            ? screening.recipient.map { RiskMonitor.Incoming(receiver: $0, amount: tx.amount, sender: customer.user.id) } : nil
+        do {
+            try await screening.monitor.record(assessment, enforced: screening.action, transactionID: tx.id, incoming: incoming,
+                                               decisionWritten: true)
+        } catch {
+            // The money moved (or is held, its decision and review with it): the answer stands; the
+            // features missed this one event.
+            logger.error("risk features not updated after the money moved", metadata: [
+                "transaction_id": "\(tx.id)", "decision": "\(assessment.event.id)", "error": "\(error)",
+            ])
+        }
     }
 
     private func recordQuietly(_ risk: RiskMonitor, _ assessment: RiskMonitor.Assessment, _ action: RiskAction, recorded: Bool) async {

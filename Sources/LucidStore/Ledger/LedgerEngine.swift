@@ -332,9 +332,7 @@ struct LedgerBatch<Source: LedgerStateSource> {
     // MARK: Merging a command into the batch
 
     private mutating func record(_ effects: SideEffects) {
-        changes.effects.audit += effects.audit
-        changes.effects.notifications += effects.notifications
-        changes.effects.gateway += effects.gateway
+        changes.effects.append(effects)
     }
 
     private mutating func commit(opened: [AccountInsert], accounts: [AccountState], rows inserts: [JournalInsert]) {

@@ -89,12 +89,32 @@ public struct SideEffects: Sendable {
     public var audit: [AuditEntry] = []
     public var notifications: [OutboxMessage] = []
     public var gateway: [GatewayEffect] = []
-    public init(audit: [AuditEntry] = [], notifications: [OutboxMessage] = [], gateway: [GatewayEffect] = []) {
+    /// Risk decisions (with their fired rules) and review items written with the money they are
+    /// about, so a crash can never leave a movement without its decision or a hold without its review.
+    public var riskDecisions: [RiskDecisionRecord] = []
+    public var riskReviews: [RiskReviewRecord] = []
+    public init(audit: [AuditEntry] = [], notifications: [OutboxMessage] = [], gateway: [GatewayEffect] = [],
+                riskDecisions: [RiskDecisionRecord] = [], riskReviews: [RiskReviewRecord] = []) {
         self.audit = audit
         self.notifications = notifications
         self.gateway = gateway
+        self.riskDecisions = riskDecisions
+        self.riskReviews = riskReviews
     }
     public static let none = SideEffects()
+
+    public var isEmpty: Bool {
+        audit.isEmpty && notifications.isEmpty && gateway.isEmpty && riskDecisions.isEmpty && riskReviews.isEmpty
+    }
+
+    /// Adds `other`'s rows after these (a batch gathers its commands' effects).
+    public mutating func append(_ other: SideEffects) {
+        audit += other.audit
+        notifications += other.notifications
+        gateway += other.gateway
+        riskDecisions += other.riskDecisions
+        riskReviews += other.riskReviews
+    }
 }
 
 /// The security state of an account that only sign-in and second-factor checks read.
@@ -463,7 +483,7 @@ extension SQLStore: AccountProtectionStore {
     }
 
     public func writeEffects(_ effects: SideEffects) async throws {
-        guard !effects.audit.isEmpty || !effects.notifications.isEmpty || !effects.gateway.isEmpty else { return }
+        guard !effects.isEmpty else { return }
         try await publicErrors { try await database.write { try await write(effects, $0) } }
     }
 
@@ -585,7 +605,8 @@ extension SQLStore: AccountProtectionStore {
 enum EffectsSQL {
     /// The INSERTs for `effects`: one row per statement by default (SQLite caches the prepared
     /// statement), or up to `rowsPerStatement` rows each (PostgreSQL: one round trip per table).
-    /// Rail items come first: they reference the journal rows written just before, and nothing here references them.
+    /// Rail items come first: they reference the journal rows written just before, and nothing here references them;
+    /// risk decisions come before the reviews and fired rules that reference them.
     static func statements(_ effects: SideEffects, endpoints: [String], rowsPerStatement: Int = 1) -> [SQLStatement] {
         var audit: [[SQLValue]] = []
         for entry in effects.audit {
@@ -603,6 +624,7 @@ enum EffectsSQL {
             }
         }
         return GatewaySQL.statements(effects.gateway)
+            + RiskSQL.statements(decisions: effects.riskDecisions, reviews: effects.riskReviews, rowsPerStatement: rowsPerStatement)
             + rows(audit, "INSERT INTO audit_log (id, at, actor, action, target_user_id, source_address, details) VALUES", rowsPerStatement)
             + rows(notifications, "INSERT INTO notifications (id, user_id, category, type, payload, created_at) VALUES", rowsPerStatement)
             + rows(deliveries, """
@@ -610,7 +632,7 @@ enum EffectsSQL {
                 """, rowsPerStatement, suffix: ", 'pending', 0")
     }
 
-    private static func rows(_ rows: [[SQLValue]], _ head: String, _ perStatement: Int, suffix: String = "") -> [SQLStatement] {
+    static func rows(_ rows: [[SQLValue]], _ head: String, _ perStatement: Int, suffix: String = "") -> [SQLStatement] {
         guard let width = rows.first?.count else { return [] }
         let one = "(" + SQLStatement.placeholders(width) + suffix + ")"
         return rows.chunked(max(1, perStatement)).map { chunk in

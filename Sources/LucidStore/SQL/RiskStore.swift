@@ -310,6 +310,41 @@ public struct RiskRecording: Sendable {
     }
 }
 
+/// The INSERTs for risk decisions (and their fired rules) and review items.
+enum RiskSQL {
+    static func statements(decisions: [RiskDecisionRecord], reviews: [RiskReviewRecord], rowsPerStatement: Int) -> [SQLStatement] {
+        guard !decisions.isEmpty || !reviews.isEmpty else { return [] }
+        var decisionRows: [[SQLValue]] = []
+        var firedRows: [[SQLValue]] = []
+        for decision in decisions {
+            decisionRows.append([.text(decision.id), decision.userID.sqlValue, .text(decision.eventKind), .text(decision.action),
+                                 .text(decision.rulesAction), .int(Int64(decision.score)), .text(decision.ruleSetVersion),
+                                 decision.shadowAction.sqlValue, decision.shadowRuleSetVersion.sqlValue, decision.transactionID.sqlValue,
+                                 decision.recorded.sqlValue, decision.createdAt.sqlValue, .text(decision.event), .text(decision.context),
+                                 .text(decision.decision), decision.shadow.sqlValue])
+            for rule in decision.fired {
+                firedRows.append([.text(decision.id), rule.shadow.sqlValue, .text(rule.ruleID), .int(Int64(rule.contribution)),
+                                  rule.forcedDecision.sqlValue, rule.suppressed.sqlValue])
+            }
+        }
+        let reviewRows: [[SQLValue]] = reviews.map { review in
+            [.text(review.id), .text(review.decisionID), review.transactionID.sqlValue, review.userID.sqlValue, .text(review.kind),
+             .int(review.amount), .text(review.currency.code), .text(review.reason), .text(review.state.rawValue),
+             review.createdAt.sqlValue, review.expiresAt.sqlValue]
+        }
+        return EffectsSQL.rows(decisionRows, """
+            INSERT INTO risk_decisions (id, user_id, event_kind, action, rules_action, score, rule_set_version, shadow_action,
+                shadow_rule_set_version, transaction_id, recorded, created_at, event, context, decision, shadow) VALUES
+            """, rowsPerStatement)
+            + EffectsSQL.rows(firedRows, "INSERT INTO risk_fired_rules (decision_id, shadow, rule_id, contribution, forced_decision, suppressed) VALUES",
+                              rowsPerStatement)
+            + EffectsSQL.rows(reviewRows, """
+                INSERT INTO risk_reviews (id, decision_id, transaction_id, user_id, kind, amount, currency, reason, state,
+                    created_at, expires_at) VALUES
+                """, rowsPerStatement)
+    }
+}
+
 // MARK: Store operations
 
 /// What risk monitoring (issue 6) needs from the database: remembered features that hold
@@ -429,15 +464,10 @@ extension SQLStore: RiskStore {
                                                               state.version, data, now, key))
                 }
                 for recording in recordings {
-                    if let decision = recording.decision { try await Self.insert(decision, connection) }
-                    if let review = recording.review {
-                        try await connection.execute(SQLStatement("""
-                            INSERT INTO risk_reviews (id, decision_id, transaction_id, user_id, kind, amount, currency, reason, state,
-                                created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """, review.id, review.decisionID, review.transactionID, review.userID, review.kind, review.amount,
-                            review.currency.code, review.reason, review.state.rawValue, review.createdAt, review.expiresAt))
-                    }
-                    try await write(recording.effects, connection)
+                    var effects = recording.effects
+                    if let decision = recording.decision { effects.riskDecisions.insert(decision, at: 0) }
+                    if let review = recording.review { effects.riskReviews.insert(review, at: 0) }
+                    try await write(effects, connection)
                 }
                 return states.filter { changed.contains($0.key) }
             }
@@ -456,21 +486,6 @@ extension SQLStore: RiskStore {
         return versions
     }
 
-    static func insert(_ decision: RiskDecisionRecord, _ connection: any SQLConnection) async throws {
-        try await connection.execute(SQLStatement("""
-            INSERT INTO risk_decisions (id, user_id, event_kind, action, rules_action, score, rule_set_version, shadow_action,
-                shadow_rule_set_version, transaction_id, recorded, created_at, event, context, decision, shadow)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, decision.id, decision.userID, decision.eventKind, decision.action, decision.rulesAction, decision.score,
-            decision.ruleSetVersion, decision.shadowAction, decision.shadowRuleSetVersion, decision.transactionID,
-            decision.recorded, decision.createdAt, decision.event, decision.context, decision.decision, decision.shadow))
-        for rule in decision.fired {
-            try await connection.execute(SQLStatement("""
-                INSERT INTO risk_fired_rules (decision_id, shadow, rule_id, contribution, forced_decision, suppressed)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, decision.id, rule.shadow, rule.ruleID, rule.contribution, rule.forcedDecision, rule.suppressed))
-        }
-    }
 
     // MARK: Decisions
 
