@@ -240,18 +240,20 @@ struct PaymentRailStoreTests {
             let day = clock.now().startOfUTCDay
             let end = day.adding(seconds: 86_400)
             var seen: [RailLedgerRecord] = []
-            var after: String?
+            var after: RailLedgerItemsCursor?
+            var pages = 0
             repeat {
                 let page = try await store.railLedgerItems(rail: "bank-a", dayStart: day, dayEnd: end, after: after, limit: 1)
-                seen += page
-                after = page.last?.reference
-                if page.isEmpty { break }
-            } while true
+                seen += page.items
+                after = page.next
+                pages += 1
+            } while after != nil && pages < 10
+            #expect(after == nil && seen.count == 2, "one item per page, each once")
             #expect(Set(seen.map(\.reference)) == [posted.reference.rawValue, waiting.reference.rawValue])
             #expect(seen.first { $0.reference == posted.reference.rawValue }?.state == "posted")
             #expect(seen.first { $0.reference == waiting.reference.rawValue }?.state == "pending")
             #expect(try await store.railLedgerItems(rail: "bank-a", dayStart: end, dayEnd: end.adding(seconds: 86_400), after: nil,
-                                                    limit: 10).isEmpty)
+                                                    limit: 10).items.isEmpty)
             let records = try await store.railLedgerRecords(references: [posted.reference.rawValue, unsent.reference.rawValue, "nope"])
             #expect(Set(records.map(\.state)) == ["posted", "voided"])
 

@@ -126,19 +126,21 @@ public struct StoreReconciliationLedger: ReconciliationLedger {
         let store = self.store
         let cursor = PageCursor()
         return AsyncThrowingStream(unfolding: {
-            let (after, done) = cursor.state.withLock { $0 }
-            guard !done else { return nil }
-            let page = try await store.railLedgerItems(rail: rail.rawValue, dayStart: day.start, dayEnd: day.end, after: after,
-                                                       limit: Self.pageSize)
-            cursor.state.withLock { $0 = (page.last?.reference ?? after, page.count < Self.pageSize) }
-            if page.isEmpty { return nil }
-            return page.compactMap(Self.convert)
+            while true {
+                let (after, done) = cursor.state.withLock { $0 }
+                guard !done else { return nil }
+                let page = try await store.railLedgerItems(rail: rail.rawValue, dayStart: day.start, dayEnd: day.end, after: after,
+                                                           limit: Self.pageSize)
+                cursor.state.withLock { $0 = (page.next, page.next == nil) }
+                // An empty page between the resolved and the waiting items is skipped, not an end.
+                if !page.items.isEmpty { return page.items.compactMap(Self.convert) }
+            }
         })
     }
 
     /// Where the keyset paging of one `items` stream is.
     final class PageCursor: Sendable {
-        let state = Mutex<(after: String?, done: Bool)>((nil, false))
+        let state = Mutex<(after: RailLedgerItemsCursor?, done: Bool)>((nil, false))
     }
 
     static func convert(_ record: RailLedgerRecord) -> LedgerRailRecord? {

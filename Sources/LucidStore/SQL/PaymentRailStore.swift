@@ -279,6 +279,21 @@ public struct ReconciliationExceptionRecord: Sendable, Hashable {
 }
 
 /// A rail item as reconciliation compares it: `pending` (pending or escalated), `posted` or `voided`.
+/// Where a walk through a day's items for reconciliation is (`railLedgerItems`): in the items resolved
+/// that day (by their final time) or, after those, the ones still waiting (by their expected time),
+/// after the item at `time` with `reference`.
+public struct RailLedgerItemsCursor: Sendable, Hashable {
+    public var waiting: Bool
+    public var time: Timestamp
+    public var reference: String
+
+    public init(waiting: Bool, time: Timestamp, reference: String) {
+        self.waiting = waiting
+        self.time = time
+        self.reference = reference
+    }
+}
+
 public struct RailLedgerRecord: Sendable, Hashable {
     public var reference: String
     public var rail: String
@@ -355,10 +370,11 @@ public protocol PaymentRailStore: Sendable {
     func reconciliationExceptions(run: String, limit: Int, cursor: String?) async throws -> Page<ReconciliationExceptionRecord>
     /// Rail items by reference, for reconciliation lookups (at most a batch at a time).
     func railLedgerRecords(references: [String]) async throws -> [RailLedgerRecord]
-    /// Items a rail's report for `day` should mention, ordered by reference, after `after`: resolved with
-    /// the rail's answer that day (the rail knew them), or pending and expected that day.
-    func railLedgerItems(rail: String, dayStart: Timestamp, dayEnd: Timestamp, after: String?, limit: Int) async throws
-        -> [RailLedgerRecord]
+    /// Items a rail's report for `day` should mention, a page at a time from `after` (nil: the start):
+    /// first those resolved with the rail's answer that day (the rail knew them), then those pending and
+    /// expected that day. `next` is nil after the last page; a page may be empty and still have a next.
+    func railLedgerItems(rail: String, dayStart: Timestamp, dayEnd: Timestamp, after: RailLedgerItemsCursor?, limit: Int) async throws
+        -> (items: [RailLedgerRecord], next: RailLedgerItemsCursor?)
     /// The rail's clearing accounts (one per currency) with their balances.
     func clearingBalances(rail: String) async throws -> [(currency: Currency, balance: AccountBalance)]
 }
@@ -729,7 +745,6 @@ extension SQLStore: PaymentRailStore {
     static let ledgerRecordSelect = """
         SELECT reference, rail, direction, amount, currency,
                CASE state WHEN 'posted' THEN 'posted' WHEN 'voided' THEN 'voided' ELSE 'pending' END AS ledger_state
-        FROM rail_items
         """
 
     static func decodeLedgerRecord(_ row: SQLRow) throws -> RailLedgerRecord? {
@@ -740,20 +755,33 @@ extension SQLStore: PaymentRailStore {
 
     public func railLedgerRecords(references: [String]) async throws -> [RailLedgerRecord] {
         guard !references.isEmpty else { return [] }
-        return try await read(SQLStatement(Self.ledgerRecordSelect + " WHERE reference IN (\(SQLStatement.placeholders(references.count)))",
+        return try await read(SQLStatement(Self.ledgerRecordSelect + " FROM rail_items WHERE reference IN (\(SQLStatement.placeholders(references.count)))",
                                            binds: references.map(SQLValue.text))).compactMap(Self.decodeLedgerRecord)
     }
 
-    public func railLedgerItems(rail: String, dayStart: Timestamp, dayEnd: Timestamp, after: String?, limit: Int) async throws
-        -> [RailLedgerRecord] {
-        // Resolved with the rail's answer that day (the rail knew the movement: it has a bank reference),
-        // or still waiting and expected that day. Both conditions use an index on (rail, time).
-        try await read(SQLStatement(Self.ledgerRecordSelect + """
-             WHERE rail = ? AND reference > ? AND (
-                (final_at >= ? AND final_at < ? AND state IN ('posted', 'voided') AND bank_reference IS NOT NULL)
-                OR (state IN ('pending', 'escalated') AND expected_by >= ? AND expected_by < ?))
-            ORDER BY reference LIMIT ?
-            """, rail, after ?? "", dayStart, dayEnd, dayStart, dayEnd, limit)).compactMap(Self.decodeLedgerRecord)
+    public func railLedgerItems(rail: String, dayStart: Timestamp, dayEnd: Timestamp, after: RailLedgerItemsCursor?, limit: Int)
+        async throws -> (items: [RailLedgerRecord], next: RailLedgerItemsCursor?) {
+        // Keyset pages in the order of an index on (rail, time), so each page reads only its own rows
+        // (ordering by reference across the day's OR made every page sort the whole day).
+        let cursor = after ?? RailLedgerItemsCursor(waiting: false, time: dayStart, reference: "")
+        let time = cursor.waiting ? "expected_by" : "final_at"
+        let condition = cursor.waiting
+            ? "state IN ('pending', 'escalated')"
+            // Resolved with the rail's answer that day: the rail knew the movement (it has a bank reference).
+            : "state IN ('posted', 'voided') AND bank_reference IS NOT NULL"
+        // One lower bound (the later of the day's start and the cursor): given two, SQLite ranges the
+        // index from the first, and every page would read the day from its start.
+        let rows = try await read(SQLStatement(Self.ledgerRecordSelect + """
+            , \(time) AS page_time FROM rail_items
+            WHERE rail = ? AND \(time) >= ? AND \(time) < ? AND \(condition) AND (\(time) > ? OR reference > ?)
+            ORDER BY \(time), reference LIMIT ?
+            """, rail, max(dayStart, cursor.time), dayEnd, cursor.time, cursor.reference, limit))
+        let items = try rows.compactMap(Self.decodeLedgerRecord)
+        if rows.count == limit, let last = rows.last {
+            return (items, RailLedgerItemsCursor(waiting: cursor.waiting, time: try last.timestamp("page_time"),
+                                                 reference: try last.text("reference")))
+        }
+        return (items, cursor.waiting ? nil : RailLedgerItemsCursor(waiting: true, time: dayStart, reference: ""))
     }
 
     public func clearingBalances(rail: String) async throws -> [(currency: Currency, balance: AccountBalance)] {
