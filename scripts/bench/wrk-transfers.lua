@@ -42,6 +42,15 @@ function request()
   return wrk.format("POST", "/v1/transfers", headers, body)
 end
 
+-- The first few refusals are printed (to stderr), so an error count comes with its reasons.
+local refusals_shown = 0
+function response(status, headers, body)
+  if status >= 300 and refusals_shown < 5 then
+    refusals_shown = refusals_shown + 1
+    io.stderr:write(string.format("HTTP %d: %s\n", status, body:sub(1, 300)))
+  end
+end
+
 done = function(summary, latency, requests)
   local codes = {}
   io.write(string.format("requests %d, errors (non-2xx or socket) %d\n", summary.requests,
