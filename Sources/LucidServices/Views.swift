@@ -43,10 +43,13 @@ extension TransactionView {
     init(_ record: TransactionRecord, reader: UserID?) {
         let outgoing = reader.map { record.debit.ownerID == $0.rawValue } ?? false
         let other = outgoing || reader == nil ? record.credit : record.debit
+        var counterparty = CounterpartyView(party: other)
+        // Money to or from a bank: the customer recognises their account, not the rail's name (kept in `rail`).
+        if other.kind == .system, let account = record.railAccount { counterparty.name = account }
         self.init(
             id: record.id, kind: record.kind, state: record.state, amount: record.amount, fee: record.fee,
             currency: record.currency, direction: reader == nil ? nil : (outgoing ? "out" : "in"),
-            counterparty: CounterpartyView(party: other), memo: record.memo,
+            counterparty: counterparty, memo: record.memo,
             reason: TransactionView.reason(record),
             createdAt: record.createdAt, resolvedAt: record.resolvedAt,
             expectedBy: record.state == .pending ? (record.railExpectedBy ?? record.timeoutAt) : nil,

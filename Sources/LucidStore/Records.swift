@@ -194,6 +194,8 @@ public struct TransactionRecord: Sendable, Hashable {
     public var rail: String? = nil
     public var railReason: String? = nil
     public var railExpectedBy: Timestamp? = nil
+    /// The customer's bank account the money came from or went to, masked (`ICBC ****1234`).
+    public var railAccount: String? = nil
 }
 
 /// A page of results; `nextCursor` is nil on the last page.

@@ -83,21 +83,14 @@ struct LedgerBench: AsyncParsableCommand {
         if let databaseURL {
             let base = try PostgresLocation(url: databaseURL)
             let schema = "lucid_bench_\(ProcessInfo.processInfo.processIdentifier)"
-            try await PostgresAdmin.execute(base, "CREATE SCHEMA \(schema)")
-            do {
-                var location = base
-                location.startupParameters = [("search_path", schema)]
+            try await PostgresAdmin.withScratchSchema(base, named: schema) { location in
                 let store = try PostgresStore(location: location, ids: ids, clock: clock)
                 try await store.withRunningPool {
                     _ = try await store.migrate(now: clock.now())
                     log("Benchmarking \(base) in schema \(schema)…")
                     try await measure(store, ids: ids)
                 }
-            } catch {
-                try? await PostgresAdmin.execute(base, "DROP SCHEMA \(schema) CASCADE")
-                throw error
             }
-            try await PostgresAdmin.execute(base, "DROP SCHEMA \(schema) CASCADE")
         } else {
             let path = db ?? NSTemporaryDirectory() + "lucid-bench-\(ProcessInfo.processInfo.processIdentifier).sqlite"
             defer { if db == nil { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } } }

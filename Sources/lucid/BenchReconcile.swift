@@ -76,21 +76,14 @@ struct ReconcileBench: AsyncParsableCommand {
         if let databaseURL {
             let base = try PostgresLocation(url: databaseURL)
             let schema = "lucid_bench_reconcile_\(ProcessInfo.processInfo.processIdentifier)"
-            try await PostgresAdmin.execute(base, "CREATE SCHEMA \(schema)")
-            do {
-                var location = base
-                location.startupParameters = [("search_path", schema)]
+            try await PostgresAdmin.withScratchSchema(base, named: schema) { location in
                 let database = try PostgresStore(location: location, ids: ids, clock: clock)
                 try await database.withRunningPool {
                     _ = try await database.migrate(now: clock.now())
                     log("Benchmarking \(base) in schema \(schema)…")
                     try await reconcile(workload, in: database, backend: "postgresql", reportPath: reportPath, clock: clock, ids: ids)
                 }
-            } catch {
-                try? await PostgresAdmin.execute(base, "DROP SCHEMA \(schema) CASCADE")
-                throw error
             }
-            try await PostgresAdmin.execute(base, "DROP SCHEMA \(schema) CASCADE")
         } else {
             let path = db ?? NSTemporaryDirectory() + "lucid-bench-reconcile-\(ProcessInfo.processInfo.processIdentifier).sqlite"
             defer { if db == nil { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } } }

@@ -78,6 +78,9 @@ struct BankAccountTests {
                                              json: ["amount": 1_000, "currency": "CNY", "bank_account_id": saved["id"] as Any],
                                              key: UUID().uuidString)
             #expect(toSaved.status == 201, "\(toSaved.raw)")
+            let shown = try await api.call(.get, "/v1/transactions/\(toSaved["id"] as! String)", token: alice.token)
+            #expect((shown["counterparty"] as? [String: Any])?["name"] as? String == "ICBC ****1111", "the customer's own account, masked")
+            #expect(shown["rail"] as? String == "bank-a")
             // ...and so does one naming a saved account by its details; a new one needs the factor.
             #expect(try await api.withdraw(alice.token, 1_000, last4: "2222").status == 201)
             let held = try await api.wallet(alice.token).pendingOut

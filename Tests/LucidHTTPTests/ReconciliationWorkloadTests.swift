@@ -64,21 +64,13 @@ struct ReconciliationWorkloadTests {
         if backend == "postgresql" {
             let url = try #require(postgresURL)
             let schema = "w_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            let base = try PostgresLocation(url: url)
-            try await PostgresAdmin.execute(base, "CREATE SCHEMA \(schema)")
-            do {
-                var location = base
-                location.startupParameters = [("search_path", schema)]
+            try await PostgresAdmin.withScratchSchema(try PostgresLocation(url: url), named: schema) { location in
                 let store = try PostgresStore(location: location, ids: ids, clock: clock)
                 try await store.withRunningPool {
                     _ = try await store.migrate(now: clock.now())
                     try await body(store)
                 }
-            } catch {
-                try? await PostgresAdmin.execute(base, "DROP SCHEMA \(schema) CASCADE")
-                throw error
             }
-            try await PostgresAdmin.execute(base, "DROP SCHEMA \(schema) CASCADE")
         } else {
             let path = NSTemporaryDirectory() + "lucid-workload-\(UUID().uuidString).sqlite"
             defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }

@@ -20,19 +20,12 @@ struct TwoProcessRailTests {
         let url = try #require(ProcessInfo.processInfo.environment["LUCID_TEST_POSTGRES_URL"])
         let clock = ManualClock()
         let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await Self.administer(url, "CREATE SCHEMA \(schema)")
-        do {
-            try await run(url: url, schema: schema, clock: clock)
-        } catch {
-            try? await Self.administer(url, "DROP SCHEMA \(schema) CASCADE")
-            throw error
+        try await PostgresAdmin.withScratchSchema(try PostgresLocation(url: url), named: schema) { location in
+            try await run(location, clock: clock)
         }
-        try await Self.administer(url, "DROP SCHEMA \(schema) CASCADE")
     }
 
-    func run(url: String, schema: String, clock: ManualClock) async throws {
-        var location = try PostgresLocation(url: url)
-        location.startupParameters = [("search_path", schema)]
+    func run(_ location: PostgresLocation, clock: ManualClock) async throws {
         try await StoreLocation.postgres(location).withStore(ids: UUIDv7Generator(clock: clock), clock: clock, migrate: true) { _ in }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lucid-two-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -98,13 +91,6 @@ struct TwoProcessRailTests {
                 #expect((alerts["items"] as? [Any])?.isEmpty == true, "\(alerts.raw)")
                 #expect(try await first.store.verify().ok)
             }
-        }
-    }
-
-    static func administer(_ url: String, _ sql: String) async throws {
-        let admin = try PostgresStore(location: PostgresLocation(url: url), ids: CountingIDGenerator(), clock: ManualClock())
-        _ = try await admin.withRunningPool {
-            try await admin.database.write { try await $0.execute(SQLStatement(sql)) }
         }
     }
 }

@@ -206,12 +206,30 @@ enum PostgresTools {
     }
 }
 
-/// One administrative statement (CREATE/DROP SCHEMA, …) on a short-lived pool of its own.
+/// Administrative statements (CREATE/DROP SCHEMA, …), each on a short-lived pool of its own.
 public enum PostgresAdmin {
     public static func execute(_ location: PostgresLocation, _ sql: String) async throws {
         let store = try PostgresStore(location: location, ids: CountingIDGenerator(), clock: ManualClock())
         _ = try await store.withRunningPool {
             try await store.database.write { try await $0.execute(SQLStatement(sql)) }
         }
+    }
+
+    /// Runs `body` with a location whose tables live in a fresh schema `schema` of `base`'s database,
+    /// dropped afterwards (also when `body` throws): benchmarks and tests touch nothing else there.
+    public static func withScratchSchema<T>(_ base: PostgresLocation, named schema: String,
+                                            _ body: (PostgresLocation) async throws -> T) async throws -> T {
+        try await execute(base, "CREATE SCHEMA \(schema)")
+        var location = base
+        location.startupParameters = [("search_path", schema)]
+        let result: T
+        do {
+            result = try await body(location)
+        } catch {
+            try? await execute(base, "DROP SCHEMA \(schema) CASCADE")
+            throw error
+        }
+        try await execute(base, "DROP SCHEMA \(schema) CASCADE")
+        return result
     }
 }

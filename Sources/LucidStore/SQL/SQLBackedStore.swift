@@ -235,7 +235,8 @@ enum TransactionQuery {
                COALESCE(du.display_name, dm.name) AS debit_name, du.email AS debit_email, du.phone AS debit_phone,
                ca.id AS credit_id, ca.kind AS credit_kind, ca.owner_id AS credit_owner, ca.code AS credit_code,
                COALESCE(cu.display_name, cm.name) AS credit_name, cu.email AS credit_email, cu.phone AS credit_phone,
-               ri.rail AS rail_name, ri.reason AS rail_reason, ri.expected_by AS rail_expected_by
+               ri.rail AS rail_name, ri.reason AS rail_reason, ri.expected_by AS rail_expected_by,
+               ri.account_bank AS rail_account_bank, ri.account_last4 AS rail_account_last4
         FROM journal t
         LEFT JOIN journal r ON r.pending_id = t.id
         LEFT JOIN rail_items ri ON ri.reference = t.id
@@ -272,6 +273,7 @@ enum TransactionQuery {
             timeoutAt: try row[9].optionalInt().map(Timestamp.init(millisecondsSinceEpoch:)),
             reversesID: try row[10].optionalText().map(TransferID.init), reversedByID: try row[14].optionalText().map(TransferID.init),
             journalSeq: try row.int(0), rail: try row[29].optionalText(), railReason: try row[30].optionalText(),
-            railExpectedBy: try row[31].optionalInt().map(Timestamp.init(millisecondsSinceEpoch:)))
+            railExpectedBy: try row[31].optionalInt().map(Timestamp.init(millisecondsSinceEpoch:)),
+            railAccount: try row[32].optionalText().map { "\($0) ****\(try row[33].optionalText() ?? "")" })
     }
 }
