@@ -265,6 +265,19 @@ public struct Reconciler: Sendable {
         var seen = ReferenceSet()
         var batch: [(SettlementLine, Int)] = []
         batch.reserveCapacity(Reconciler.lookupBatchSize)
+        // One lookup in flight while the next batch is read: the database answers while this reads the file.
+        var inFlight: (batch: [(SettlementLine, Int)], lookup: Task<[RailReference: LedgerRailRecord], any Error>)?
+        let ledger = self.ledger
+        func classifyInFlight(_ run: inout Run) async throws {
+            guard let (done, lookup) = inFlight else { return }
+            inFlight = nil
+            try classify(done, records: try await lookup.value, into: &run)
+        }
+        func lookUp(_ lines: [(SettlementLine, Int)]) {
+            let references = lines.map(\.0.reference)
+            inFlight = (lines, Task { try await ledger.records(references: references) })
+        }
+        defer { inFlight?.lookup.cancel() }
         while let row = reader.next() {
             run.report.linesRead += 1
             switch row {
@@ -289,13 +302,19 @@ public struct Reconciler: Sendable {
                 }
                 batch.append((line, lineNumber))
                 if batch.count == Reconciler.lookupBatchSize {
-                    try await classify(batch, into: &run)
-                    batch.removeAll(keepingCapacity: true)
+                    try await classifyInFlight(&run)
+                    lookUp(batch)
+                    batch = []
+                    batch.reserveCapacity(Reconciler.lookupBatchSize)
                 }
             }
         }
         try reader.finishReading()
-        if !batch.isEmpty { try await classify(batch, into: &run) }
+        try await classifyInFlight(&run)
+        if !batch.isEmpty {
+            lookUp(batch)
+            try await classifyInFlight(&run)
+        }
 
         // What the ledger has and the report does not.
         for try await items in ledger.items(rail: rail, day: day) {
@@ -314,8 +333,7 @@ public struct Reconciler: Sendable {
         return run.report
     }
 
-    private func classify(_ batch: [(SettlementLine, Int)], into run: inout Run) async throws {
-        let records = try await ledger.records(references: batch.map(\.0.reference))
+    private func classify(_ batch: [(SettlementLine, Int)], records: [RailReference: LedgerRailRecord], into run: inout Run) throws {
         for (line, lineNumber) in batch {
             guard let record = records[line.reference], record.rail == line.rail else {
                 let detail = records[line.reference].map { "the ledger has this reference on \($0.rail), not on \(line.rail)" }

@@ -124,23 +124,49 @@ public struct StoreReconciliationLedger: ReconciliationLedger {
 
     public func items(rail: RailID, day: SettlementDay) -> AsyncThrowingStream<[LedgerRailRecord], any Error> {
         let store = self.store
-        let cursor = PageCursor()
+        let fetcher = PageFetcher()
+        @Sendable func fetch(after cursor: RailLedgerItemsCursor?) -> PageFetcher.Fetch {
+            Task { try await store.railLedgerItems(rail: rail.rawValue, dayStart: day.start, dayEnd: day.end, after: cursor,
+                                                   limit: Self.pageSize) }
+        }
         return AsyncThrowingStream(unfolding: {
-            while true {
-                let (after, done) = cursor.state.withLock { $0 }
-                guard !done else { return nil }
-                let page = try await store.railLedgerItems(rail: rail.rawValue, dayStart: day.start, dayEnd: day.end, after: after,
-                                                           limit: Self.pageSize)
-                cursor.state.withLock { $0 = (page.next, page.next == nil) }
+            // Each page is asked for while the one before is being checked (should the reader stop early,
+            // the page asked for ahead is one read that finishes unused).
+            while let current = fetcher.take(orStart: { fetch(after: nil) }) {
+                let page = try await current.value
+                if let next = page.next { fetcher.put(fetch(after: next)) } else { fetcher.finish() }
                 // An empty page between the resolved and the waiting items is skipped, not an end.
                 if !page.items.isEmpty { return page.items.compactMap(Self.convert) }
             }
+            return nil
         })
     }
 
-    /// Where the keyset paging of one `items` stream is.
-    final class PageCursor: Sendable {
-        let state = Mutex<(after: RailLedgerItemsCursor?, done: Bool)>((nil, false))
+    /// The page being fetched ahead for one `items` stream.
+    final class PageFetcher: Sendable {
+        typealias Fetch = Task<(items: [RailLedgerRecord], next: RailLedgerItemsCursor?), any Error>
+        private enum State { case notStarted, fetching(Fetch), finished }
+        private let state = Mutex(State.notStarted)
+
+        /// The fetch in flight (starting the first one if none was), or nil when the pages are done.
+        func take(orStart start: () -> Fetch) -> Fetch? {
+            state.withLock { state in
+                switch state {
+                case .notStarted:
+                    state = .finished
+                    return start()
+                case .fetching(let fetch):
+                    state = .finished
+                    return fetch
+                case .finished:
+                    return nil
+                }
+            }
+        }
+
+        func put(_ fetch: Fetch) { state.withLock { $0 = .fetching(fetch) } }
+
+        func finish() { state.withLock { $0 = .finished } }
     }
 
     static func convert(_ record: RailLedgerRecord) -> LedgerRailRecord? {
