@@ -83,13 +83,9 @@ struct LedgerBench: AsyncParsableCommand {
         if let databaseURL {
             let base = try PostgresLocation(url: databaseURL)
             let schema = "lucid_bench_\(ProcessInfo.processInfo.processIdentifier)"
-            try await PostgresAdmin.withScratchSchema(base, named: schema) { location in
-                let store = try PostgresStore(location: location, ids: ids, clock: clock)
-                try await store.withRunningPool {
-                    _ = try await store.migrate(now: clock.now())
-                    log("Benchmarking \(base) in schema \(schema)…")
-                    try await measure(store, ids: ids)
-                }
+            try await PostgresAdmin.withScratchStore(base, named: schema, ids: ids, clock: clock) { store in
+                log("Benchmarking \(base) in schema \(schema)…")
+                try await measure(store, ids: ids)
             }
         } else {
             let path = db ?? NSTemporaryDirectory() + "lucid-bench-\(ProcessInfo.processInfo.processIdentifier).sqlite"

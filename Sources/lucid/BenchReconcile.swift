@@ -76,13 +76,9 @@ struct ReconcileBench: AsyncParsableCommand {
         if let databaseURL {
             let base = try PostgresLocation(url: databaseURL)
             let schema = "lucid_bench_reconcile_\(ProcessInfo.processInfo.processIdentifier)"
-            try await PostgresAdmin.withScratchSchema(base, named: schema) { location in
-                let database = try PostgresStore(location: location, ids: ids, clock: clock)
-                try await database.withRunningPool {
-                    _ = try await database.migrate(now: clock.now())
-                    log("Benchmarking \(base) in schema \(schema)…")
-                    try await reconcile(workload, in: database, backend: "postgresql", reportPath: reportPath, clock: clock, ids: ids)
-                }
+            try await PostgresAdmin.withScratchStore(base, named: schema, ids: ids, clock: clock) { database in
+                log("Benchmarking \(base) in schema \(schema)…")
+                try await reconcile(workload, in: database, backend: "postgresql", reportPath: reportPath, clock: clock, ids: ids)
             }
         } else {
             let path = db ?? NSTemporaryDirectory() + "lucid-bench-reconcile-\(ProcessInfo.processInfo.processIdentifier).sqlite"

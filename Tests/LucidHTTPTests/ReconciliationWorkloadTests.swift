@@ -64,12 +64,8 @@ struct ReconciliationWorkloadTests {
         if backend == "postgresql" {
             let url = try #require(postgresURL)
             let schema = "w_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            try await PostgresAdmin.withScratchSchema(try PostgresLocation(url: url), named: schema) { location in
-                let store = try PostgresStore(location: location, ids: ids, clock: clock)
-                try await store.withRunningPool {
-                    _ = try await store.migrate(now: clock.now())
-                    try await body(store)
-                }
+            try await PostgresAdmin.withScratchStore(try PostgresLocation(url: url), named: schema, ids: ids, clock: clock) { store in
+                try await body(store)
             }
         } else {
             let path = NSTemporaryDirectory() + "lucid-workload-\(UUID().uuidString).sqlite"

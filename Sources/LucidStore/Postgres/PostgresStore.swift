@@ -232,4 +232,16 @@ public enum PostgresAdmin {
         try await execute(base, "DROP SCHEMA \(schema) CASCADE")
         return result
     }
+
+    /// A migrated store in a scratch schema (`withScratchSchema`), its pool running while `body` runs.
+    public static func withScratchStore<T: Sendable>(_ base: PostgresLocation, named schema: String, ids: any IDGenerator,
+                                                     clock: any WallClock, _ body: (PostgresStore) async throws -> T) async throws -> T {
+        try await withScratchSchema(base, named: schema) { location in
+            let store = try PostgresStore(location: location, ids: ids, clock: clock)
+            return try await store.withRunningPool {
+                _ = try await store.migrate(now: clock.now())
+                return try await body(store)
+            }
+        }
+    }
 }
