@@ -189,7 +189,7 @@ public final class RiskMonitor: Sendable {
     }
 
     /// Records a decided event: the features learn it (with the action enforced), the decision
-    /// is stored with the shadow decision beside it, and the review item and effects are written.
+    /// is stored with the shadow decision beside it, and the effects are written.
     ///
     /// `recorded: false` stores the decision only: something after the decision refused the
     /// event (insufficient funds, a limit), so it did not happen and teaches the features nothing.
@@ -197,8 +197,7 @@ public final class RiskMonitor: Sendable {
     /// `decisionWritten`: the decision was written with its money (`decisionRecord`, put in the
     /// transaction's effects); only the features learn.
     public func record(_ assessment: Assessment, enforced: RiskAction, recorded: Bool = true, transactionID: TransferID? = nil,
-                       review: RiskReviewRecord? = nil, incoming: Incoming? = nil, decisionWritten: Bool = false,
-                       effects: SideEffects = .none) async throws {
+                       incoming: Incoming? = nil, decisionWritten: Bool = false, effects: SideEffects = .none) async throws {
         let event = assessment.event
         var updates: [RiskStateUpdate] = []
         let applied = AppliedStates()
@@ -245,7 +244,7 @@ public final class RiskMonitor: Sendable {
             if let incoming { updates.append(incomingUpdate(incoming, at: event.time, applied)) }
         }
         let decision = decisionWritten ? nil : try decisionRecord(assessment, enforced: enforced, recorded: recorded, transactionID: transactionID)
-        let written = try await recorder.record(RiskRecording(updates: updates, decision: decision, review: review, effects: effects))
+        let written = try await recorder.record(RiskRecording(updates: updates, decision: decision, effects: effects))
         remember(applied, written)
     }
 

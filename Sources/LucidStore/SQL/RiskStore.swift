@@ -486,7 +486,6 @@ extension SQLStore: RiskStore {
         return versions
     }
 
-
     // MARK: Decisions
 
     static let decisionColumns = """
