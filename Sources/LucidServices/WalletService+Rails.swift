@@ -84,7 +84,7 @@ extension WalletService {
             item.nextCheckAt = PaymentGateway.heldUntilReleased
             tx.effects.gateway = [.insertItem(item)]
         }
-        if let screening { try attachDecision(&tx, screening, review: review) }
+        let learned = try screening.map { screening throws in try attachDecision(&tx, screening, review: review) }
         let receipt: LedgerReceipt
         do {
             receipt = try await store.submit(.create(tx))
@@ -97,7 +97,7 @@ extension WalletService {
         if receipt.replayed {
             // The same key raced in from another request: answer with that movement.
             let answer = try await gateway.replayed(receipt.transactionID, reader: customer.user.id, direction: direction)
-            if let screening { return await recorded(screening, tx, review: nil, result: answer, customer: customer) }
+            if let screening, let learned { return await recorded(screening, tx, review: nil, learned: learned, result: answer) }
             return answer
         }
         if direction == .withdrawal { await noteActivity(customer) }
@@ -109,12 +109,12 @@ extension WalletService {
             }
             answer = try await gateway.answer(tx.id, reader: customer.user.id, direction: direction)
         } catch {
-            // The rail refused it: nothing moved. The decision was written with the transaction; the
-            // features learn the attempt, as they do when a rail fails a withdrawal later.
-            if let screening { await learn(screening, tx, customer: customer) }
+            // The rail refused it: nothing moved. The decision and the features' lesson were written with
+            // the transaction: the features count the attempt, as they do when a rail fails a withdrawal later.
+            if let screening, let learned { screening.monitor.remember(committed: learned) }
             throw error
         }
-        guard let screening else { return answer }
-        return await recorded(screening, tx, review: review, result: answer, customer: customer)
+        guard let screening, let learned else { return answer }
+        return await recorded(screening, tx, review: review, learned: learned, result: answer)
     }
 }

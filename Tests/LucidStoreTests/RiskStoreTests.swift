@@ -178,6 +178,39 @@ struct RiskStoreTests {
         }
     }
 
+    @Test("feature updates ride in a batch's transactions: applied in order on the current row for the money accepted, never for the refused",
+          arguments: Backend.available)
+    func featuresWithTheMoney(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let alice = TestID.user()
+            let bob = TestID.user()
+            for id in [alice, bob] { try await store.createUser(Self.user(id, clock)) }
+            try await store.fund(alice, 10_000)
+            try await store.recordRisk([RiskRecording(updates: [Self.increment("customer:alice"), Self.increment("payee:bob")])],
+                                       at: clock.now())
+            let seen = try #require(try await Self.counter(store, "customer:alice"))
+            #expect(seen.value == 1 && seen.version == 1)
+            // Four transfers in one batch, each teaching the sender's counter from the value read before
+            // (so from the second on the precomputed value is stale) and a payee counter; the third overdraws.
+            var commands: [LedgerCommand] = []
+            for amount: Int64 in [1_000, 2_000, 50_000, 3_000] {
+                guard case .create(var tx) = transfer(alice, bob, amount) else { fatalError() }
+                tx.effects.riskStates = [Self.increment("customer:alice", from: seen), Self.increment("payee:bob"),
+                                         Self.increment("payee:new")]
+                commands.append(.create(tx))
+            }
+            let results = try await store.applyBatch(commands)
+            #expect(results.map { (try? $0.get()) != nil } == [true, true, false, true])
+            let sender = try await Self.counter(store, "customer:alice")
+            #expect(sender?.value == 4 && sender?.version == 4, "three accepted transfers on top of the stored 1, none lost, the refused not counted")
+            #expect(try await Self.counter(store, "payee:bob")?.value == 4)
+            let created = try await Self.counter(store, "payee:new")
+            #expect(created?.value == 3 && created?.version == 3, "a key first met in the batch")
+            #expect(try await store.balance(alice).available == 4_000)
+            #expect(try await store.verify().ok)
+        }
+    }
+
     @Test("a review moves open → claimed → approved only from the states it is in, with who, when and the note",
           arguments: Backend.available)
     func reviewStates(backend: Backend) async throws {

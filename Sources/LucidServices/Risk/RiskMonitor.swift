@@ -193,59 +193,66 @@ public final class RiskMonitor: Sendable {
     ///
     /// `recorded: false` stores the decision only: something after the decision refused the
     /// event (insufficient funds, a limit), so it did not happen and teaches the features nothing.
-    ///
-    /// `decisionWritten`: the decision was written with its money (`decisionRecord`, put in the
-    /// transaction's effects); only the features learn.
+    /// Money that moves does not come here: its decision and features ride in its own ledger
+    /// transaction (`decisionRecord`, `stateUpdates`).
     public func record(_ assessment: Assessment, enforced: RiskAction, recorded: Bool = true, transactionID: TransferID? = nil,
-                       incoming: Incoming? = nil, decisionWritten: Bool = false, effects: SideEffects = .none) async throws {
+                       incoming: Incoming? = nil, effects: SideEffects = .none) async throws {
+        let (updates, applied) = recorded ? stateUpdates(assessment, enforced: enforced, incoming: incoming) : ([], AppliedStates())
+        let decision = try decisionRecord(assessment, enforced: enforced, recorded: recorded, transactionID: transactionID)
+        let written = try await recorder.record(RiskRecording(updates: updates, decision: decision, effects: effects))
+        remember(applied, written)
+    }
+
+    /// What the features learn from a decided event: the customer's own features, the payee's when
+    /// money goes out, the source address's for a sign-in, and the receiver's for money that arrives
+    /// in another customer's wallet. `applied` collects the values the updates produce, for
+    /// `remember(committed:)` once they are written.
+    func stateUpdates(_ assessment: Assessment, enforced: RiskAction,
+                      incoming: Incoming?) -> (updates: [RiskStateUpdate], applied: AppliedStates) {
         let event = assessment.event
         var updates: [RiskStateUpdate] = []
         let applied = AppliedStates()
-        if recorded {
-            let features = configuration.features
-            let inputs = assessment.inputs
-            let customerKey = RiskStateKey.customer(event.customer)
-            updates.append(update(customerKey, known: (assessment.versions[customerKey] ?? 0, .customer(inputs.customer)),
-                                  applied) { [self] record in
-                var state = customerFeatures(record)
-                state.record(event, action: enforced, configuration: features)
-                return .customer(state)
+        let features = configuration.features
+        let inputs = assessment.inputs
+        let customerKey = RiskStateKey.customer(event.customer)
+        updates.append(update(customerKey, known: (assessment.versions[customerKey] ?? 0, .customer(inputs.customer)),
+                              applied) { [self] record in
+            var state = customerFeatures(record)
+            state.record(event, action: enforced, configuration: features)
+            return .customer(state)
+        } change: { state in
+            guard case .customer(var value) = state else { return state }
+            value.record(event, action: enforced, configuration: features)
+            return .customer(value)
+        })
+        if event.kind.isMoneyOut, enforced.isAccepted, let amount = event.amount, let payee = event.payee {
+            let newSender = !inputs.customer.payees.contains(payee)
+            let key = RiskStateKey.payee(payee)
+            updates.append(update(key, known: inputs.payee.map { (assessment.versions[key] ?? 0, .payee($0)) }, applied) { [self] record in
+                var state = payeeFeatures(record)
+                state.recordPayment(amount, newSender: newSender, at: event.time)
+                return .payee(state)
             } change: { state in
-                guard case .customer(var value) = state else { return state }
-                value.record(event, action: enforced, configuration: features)
-                return .customer(value)
+                guard case .payee(var value) = state else { return state }
+                value.recordPayment(amount, newSender: newSender, at: event.time)
+                return .payee(value)
             })
-            if event.kind.isMoneyOut, enforced.isAccepted, let amount = event.amount, let payee = event.payee {
-                let newSender = !inputs.customer.payees.contains(payee)
-                let key = RiskStateKey.payee(payee)
-                updates.append(update(key, known: inputs.payee.map { (assessment.versions[key] ?? 0, .payee($0)) }, applied) { [self] record in
-                    var state = payeeFeatures(record)
-                    state.recordPayment(amount, newSender: newSender, at: event.time)
-                    return .payee(state)
-                } change: { state in
-                    guard case .payee(var value) = state else { return state }
-                    value.recordPayment(amount, newSender: newSender, at: event.time)
-                    return .payee(value)
-                })
-            }
-            if event.kind == .login, let address = event.sourceAddress {
-                let key = RiskStateKey.source(address)
-                let known: (Int64, State) = (assessment.versions[key] ?? 0, .source(inputs.source ?? SourceFeatures(configuration: features)))
-                updates.append(update(key, known: known, applied) { [self] record in
-                    var state = sourceFeatures(record)
-                    state.record(event)
-                    return .source(state)
-                } change: { state in
-                    guard case .source(var value) = state else { return state }
-                    value.record(event)
-                    return .source(value)
-                })
-            }
-            if let incoming { updates.append(incomingUpdate(incoming, at: event.time, applied)) }
         }
-        let decision = decisionWritten ? nil : try decisionRecord(assessment, enforced: enforced, recorded: recorded, transactionID: transactionID)
-        let written = try await recorder.record(RiskRecording(updates: updates, decision: decision, effects: effects))
-        remember(applied, written)
+        if event.kind == .login, let address = event.sourceAddress {
+            let key = RiskStateKey.source(address)
+            let known: (Int64, State) = (assessment.versions[key] ?? 0, .source(inputs.source ?? SourceFeatures(configuration: features)))
+            updates.append(update(key, known: known, applied) { [self] record in
+                var state = sourceFeatures(record)
+                state.record(event)
+                return .source(state)
+            } change: { state in
+                guard case .source(var value) = state else { return state }
+                value.record(event)
+                return .source(value)
+            })
+        }
+        if let incoming { updates.append(incomingUpdate(incoming, at: event.time, applied)) }
+        return (updates, applied)
     }
 
     /// Money to a customer posted later than its decision (a held transfer an operator approved).
@@ -289,6 +296,19 @@ public final class RiskMonitor: Sendable {
             let state = slow(record)
             applied.note(key, version: (record?.version ?? 0) + 1, state)
             return Self.encode(state)
+        }
+    }
+
+    /// Caches what updates written in a committed ledger transaction produced. Each value was
+    /// noted for the version it was written at (a precomputed value for the version it was made
+    /// from plus one, a recomputed one for the locked row's plus one), so it is what the row holds
+    /// at that version. Only for a transaction that committed with the movement accepted: values
+    /// noted for a write that did not happen could name a version someone else writes later.
+    func remember(committed applied: AppliedStates) {
+        let values = applied.values
+        cache.withLock { cache in
+            if cache.count >= configuration.stateCacheMax { cache.removeAll(keepingCapacity: true) }
+            for (key, value) in values where (cache[key]?.version ?? -1) < value.version { cache[key] = value }
         }
     }
 

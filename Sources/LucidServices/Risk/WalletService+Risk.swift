@@ -101,14 +101,14 @@ extension WalletService {
                          counterparty: "bank")
     }
 
-    /// Submits a screened transaction: held for review when the decision says so, then the
-    /// decided event is recorded (features, decision, review item).
+    /// Submits a screened transaction: held for review when the decision says so, with the decided
+    /// event (decision, review item, what the features learn) written in the money's own transaction.
     func execute(_ tx: NewTransaction, for customer: Customer, screening: Screening?,
                  counterparty: (NewTransaction) -> CounterpartyView) async throws -> (TransactionView, Int) {
         guard let screening else { return try await execute(tx, for: customer, counterparty: counterparty) }
         var tx = tx
         let review = holdForReview(&tx, screening, customer: customer, expires: true)
-        try attachDecision(&tx, screening, review: review)
+        let learned = try attachDecision(&tx, screening, review: review)
         let result: (TransactionView, Int)
         do {
             result = try await execute(tx, for: customer, counterparty: counterparty)
@@ -116,7 +116,7 @@ extension WalletService {
             await refused(screening)
             throw error
         }
-        return await recorded(screening, tx, review: review, result: result, customer: customer)
+        return await recorded(screening, tx, review: review, learned: learned, result: result)
     }
 
     /// Turns `tx` into a hold for review when the decision says so: pending, 202, reason
@@ -144,14 +144,23 @@ extension WalletService {
                                 reason: reason, createdAt: now, expiresAt: until)
     }
 
-    /// Puts the decision (and the review item of a hold) into `tx`'s effects, so they are written
-    /// in the same transaction as the money: a crash cannot leave a movement without its decision or
-    /// a hold without the review that releases it. The features learn the event afterwards (`learn`,
-    /// a commit of its own: should the process die in between, they miss this one event, nothing else).
-    func attachDecision(_ tx: inout NewTransaction, _ screening: Screening, review: RiskReviewRecord?) throws {
-        tx.effects.riskDecisions.append(try screening.monitor.decisionRecord(screening.assessment, enforced: screening.action,
-                                                                             recorded: true, transactionID: tx.id))
+    /// Puts the decided event into `tx`'s effects, so it is written in the same transaction as the
+    /// money: the decision, the review item of a hold, and what the features learn (the sender's and
+    /// payee's, and the receiver's for money that reaches another customer now). A crash cannot
+    /// leave a movement without its decision, a hold without the review that releases it, or
+    /// features that missed money that moved. Returns the values the feature updates produce, to be
+    /// cached once the movement is committed.
+    func attachDecision(_ tx: inout NewTransaction, _ screening: Screening, review: RiskReviewRecord?) throws -> AppliedStates {
+        let monitor = screening.monitor, assessment = screening.assessment
+        tx.effects.riskDecisions.append(try monitor.decisionRecord(assessment, enforced: screening.action, recorded: true,
+                                                                   transactionID: tx.id))
         if let review { tx.effects.riskReviews.append(review) }
+        let customer = assessment.event.customer
+        let incoming = screening.action == .allow
+            ? screening.recipient.map { RiskMonitor.Incoming(receiver: $0, amount: tx.amount, sender: customer) } : nil
+        let (updates, applied) = monitor.stateUpdates(assessment, enforced: screening.action, incoming: incoming)
+        tx.effects.riskStates += updates
+        return applied
     }
 
     /// Refused before its transaction was written (funds, limits …): the decision is kept, the features learn nothing.
@@ -160,40 +169,19 @@ extension WalletService {
         await recordQuietly(screening.monitor, screening.assessment, screening.action, recorded: false)
     }
 
-    /// Teaches the features the decided event once its transaction (with the decision, `attachDecision`)
-    /// is written, and adds the security note to a held one.
-    func recorded(_ screening: Screening, _ tx: NewTransaction, review: RiskReviewRecord?, result: (TransactionView, Int),
-                  customer: Customer) async -> (TransactionView, Int) {
-        let risk = screening.monitor
-        let assessment = screening.assessment
+    /// After a screened transaction was written: a replay of a concurrent request with the same key
+    /// keeps its decision as not recorded (its own transaction, with its decision, was not written);
+    /// otherwise the features' new values are cached and a held one gets its security note.
+    func recorded(_ screening: Screening, _ tx: NewTransaction, review: RiskReviewRecord?, learned: AppliedStates,
+                  result: (TransactionView, Int)) async -> (TransactionView, Int) {
         guard result.0.id == tx.id else {
-            // A concurrent request with the same idempotency key went first; this one is its replay
-            // (its transaction, and the decision with it, was not written).
-            await recordQuietly(risk, assessment, screening.action, recorded: false)
+            await recordQuietly(screening.monitor, screening.assessment, screening.action, recorded: false)
             return result
         }
-        await learn(screening, tx, customer: customer)
+        screening.monitor.remember(committed: learned)
         var view = result.0
         if let review { view.security = SecurityNote.make(review) }
         return (view, result.1)
-    }
-
-    /// The features learn an event whose decision was written with its transaction (`attachDecision`);
-    /// money to another customer teaches the receiver's features too.
-    func learn(_ screening: Screening, _ tx: NewTransaction, customer: Customer) async {
-        let assessment = screening.assessment
-        let incoming = screening.action == .allow
-            ? screening.recipient.map { RiskMonitor.Incoming(receiver: $0, amount: tx.amount, sender: customer.user.id) } : nil
-        do {
-            try await screening.monitor.record(assessment, enforced: screening.action, transactionID: tx.id, incoming: incoming,
-                                               decisionWritten: true)
-        } catch {
-            // The money moved (or is held, its decision and review with it): the answer stands; the
-            // features missed this one event.
-            logger.error("risk features not updated after the money moved", metadata: [
-                "transaction_id": "\(tx.id)", "decision": "\(assessment.event.id)", "error": "\(error)",
-            ])
-        }
     }
 
     private func recordQuietly(_ risk: RiskMonitor, _ assessment: RiskMonitor.Assessment, _ action: RiskAction, recorded: Bool) async {

@@ -51,6 +51,8 @@ final class PostgresLedgerBackend: LedgerBackend {
             for statement in EffectsSQL.statements(batch.changes.effects, endpoints: endpoints, rowsPerStatement: Self.rowsPerStatementMax) {
                 try await connection.execute(statement)
             }
+            // The features of the movements that were accepted, locked after the accounts (one order for every writer).
+            _ = try await RiskStateSQL.apply(batch.changes.effects.riskStates, connection, .postgres, at: now)
             return results
         }
     }

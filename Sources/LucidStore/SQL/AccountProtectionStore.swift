@@ -93,18 +93,23 @@ public struct SideEffects: Sendable {
     /// about, so a crash can never leave a movement without its decision or a hold without its review.
     public var riskDecisions: [RiskDecisionRecord] = []
     public var riskReviews: [RiskReviewRecord] = []
+    /// What the risk features learn from the movement, applied to the locked current rows in the
+    /// same transaction (`RiskStateSQL.apply`): the features never miss, nor count twice, money that moved.
+    /// Only ledger batches and `recordRisk` write these (they need the rows read first).
+    public var riskStates: [RiskStateUpdate] = []
     public init(audit: [AuditEntry] = [], notifications: [OutboxMessage] = [], gateway: [GatewayEffect] = [],
-                riskDecisions: [RiskDecisionRecord] = [], riskReviews: [RiskReviewRecord] = []) {
+                riskDecisions: [RiskDecisionRecord] = [], riskReviews: [RiskReviewRecord] = [], riskStates: [RiskStateUpdate] = []) {
         self.audit = audit
         self.notifications = notifications
         self.gateway = gateway
         self.riskDecisions = riskDecisions
         self.riskReviews = riskReviews
+        self.riskStates = riskStates
     }
     public static let none = SideEffects()
 
     public var isEmpty: Bool {
-        audit.isEmpty && notifications.isEmpty && gateway.isEmpty && riskDecisions.isEmpty && riskReviews.isEmpty
+        audit.isEmpty && notifications.isEmpty && gateway.isEmpty && riskDecisions.isEmpty && riskReviews.isEmpty && riskStates.isEmpty
     }
 
     /// Adds `other`'s rows after these (a batch gathers its commands' effects).
@@ -114,6 +119,7 @@ public struct SideEffects: Sendable {
         gateway += other.gateway
         riskDecisions += other.riskDecisions
         riskReviews += other.riskReviews
+        riskStates += other.riskStates
     }
 }
 
@@ -489,6 +495,7 @@ extension SQLStore: AccountProtectionStore {
 
     /// Writes audit events, notifications and their deliveries inside the caller's transaction.
     func write(_ effects: SideEffects, _ connection: any SQLConnection) async throws {
+        precondition(effects.riskStates.isEmpty, "feature updates are written by recordRisk or a ledger batch")
         for statement in EffectsSQL.statements(effects, endpoints: deliveryEndpoints.list) {
             try await connection.execute(statement)
         }

@@ -310,6 +310,71 @@ public struct RiskRecording: Sendable {
     }
 }
 
+/// Feature-state updates applied to the current rows of `risk_states` inside a write transaction:
+/// by `recordRisk` (logins, refused events) and by ledger batches (the features of money that
+/// moved, written with it). The rows are locked first (PostgreSQL: `FOR UPDATE`, in key order),
+/// so updates from other processes apply on top of each other instead of over.
+enum RiskStateSQL {
+    /// Applies `updates` in order (several of one key apply one after the other) and writes each
+    /// changed row once with its version bumped per update. Returns the new state of every key.
+    ///
+    /// An update's precomputed bytes are used when they were made from the version found now;
+    /// otherwise its `apply` recomputes them from the stored row (read only for those keys).
+    static func apply(_ updates: [RiskStateUpdate], _ connection: any SQLConnection, _ dialect: SQLDialect,
+                      at now: Timestamp) async throws -> [String: RiskStateRecord] {
+        guard !updates.isEmpty else { return [:] }
+        let keys = Array(Set(updates.map(\.key))).sorted()
+        // Versions only: the bytes are read just for the keys whose precomputed change is stale.
+        var versions = try await lockVersions(keys, connection, dialect)
+        let missing = keys.filter { versions[$0] == nil }
+        if !missing.isEmpty {
+            // An empty row per new key first, so the row can be locked: two processes meeting a new
+            // key both wait for the one that inserts it and then apply on top of it.
+            for key in missing {
+                try await connection.execute(SQLStatement("""
+                    INSERT INTO risk_states (key, version, data, updated_at) VALUES (?, 0, ?, ?) ON CONFLICT (key) DO NOTHING
+                    """, key, [UInt8](), now))
+            }
+            versions.merge(try await lockVersions(missing, connection, dialect)) { $1 }
+        }
+        var states: [String: RiskStateRecord] = [:]
+        for update in updates {
+            let version = states[update.key]?.version ?? versions[update.key] ?? 0
+            let data: [UInt8]
+            if let precomputed = update.precomputed, update.precomputedFrom == version {
+                data = precomputed
+            } else {
+                var current = states[update.key]
+                if current == nil, version > 0 {
+                    let row = try await connection.queryOne(SQLStatement("SELECT data FROM risk_states WHERE key = ?", update.key))
+                    current = RiskStateRecord(key: update.key, version: version, data: try row?.blob("data"))
+                }
+                data = update.apply(version == 0 ? nil : current)
+            }
+            states[update.key] = RiskStateRecord(key: update.key, version: version + 1, data: data)
+        }
+        for key in states.keys.sorted() {
+            guard let state = states[key], let data = state.data else { continue }
+            try await connection.execute(SQLStatement("UPDATE risk_states SET version = ?, data = ?, updated_at = ? WHERE key = ?",
+                                                      state.version, data, now, key))
+        }
+        return states
+    }
+
+    /// The versions of `keys`' rows, locked for update on PostgreSQL (in key order, so two batches never deadlock).
+    private static func lockVersions(_ keys: [String], _ connection: any SQLConnection, _ dialect: SQLDialect) async throws -> [String: Int64] {
+        guard !keys.isEmpty else { return [:] }
+        var versions: [String: Int64] = [:]
+        for row in try await connection.query(SQLStatement(
+            "SELECT key, version FROM risk_states WHERE key IN (\(SQLStatement.placeholders(keys.count))) ORDER BY key\(dialect.forUpdate)",
+            binds: keys.sorted().map(SQLValue.text))) {
+            versions[try row.text(0)] = try row.int(1)
+        }
+        return versions
+    }
+
+}
+
 /// The INSERTs for risk decisions (and their fired rules) and review items.
 enum RiskSQL {
     static func statements(decisions: [RiskDecisionRecord], reviews: [RiskReviewRecord], rowsPerStatement: Int) -> [SQLStatement] {
@@ -424,66 +489,18 @@ extension SQLStore: RiskStore {
         let dialect = database.dialect
         return try await publicErrors {
             try await database.write { connection in
-                let keys = Array(Set(recordings.flatMap { $0.updates.map(\.key) })).sorted()
-                // Versions only: the bytes are read just for the keys whose precomputed change is stale.
-                var versions = try await Self.lockVersions(keys, connection, dialect)
-                let missing = keys.filter { versions[$0] == nil }
-                if !missing.isEmpty {
-                    // An empty row per new key first, so the row can be locked: two processes meeting a new
-                    // key both wait for the one that inserts it and then apply on top of it.
-                    for key in missing {
-                        try await connection.execute(SQLStatement("""
-                            INSERT INTO risk_states (key, version, data, updated_at) VALUES (?, 0, ?, ?) ON CONFLICT (key) DO NOTHING
-                            """, key, [UInt8](), now))
-                    }
-                    versions.merge(try await Self.lockVersions(missing, connection, dialect)) { $1 }
-                }
-                var states: [String: RiskStateRecord] = [:]
-                var changed: Set<String> = []
-                for recording in recordings {
-                    for update in recording.updates {
-                        let version = states[update.key]?.version ?? versions[update.key] ?? 0
-                        let data: [UInt8]
-                        if let precomputed = update.precomputed, update.precomputedFrom == version {
-                            data = precomputed
-                        } else {
-                            var current = states[update.key]
-                            if current == nil, version > 0 {
-                                let row = try await connection.queryOne(SQLStatement("SELECT data FROM risk_states WHERE key = ?", update.key))
-                                current = RiskStateRecord(key: update.key, version: version, data: try row?.blob("data"))
-                            }
-                            data = update.apply(version == 0 ? nil : current)
-                        }
-                        states[update.key] = RiskStateRecord(key: update.key, version: version + 1, data: data)
-                        changed.insert(update.key)
-                    }
-                }
-                for key in changed.sorted() {
-                    guard let state = states[key], let data = state.data else { continue }
-                    try await connection.execute(SQLStatement("UPDATE risk_states SET version = ?, data = ?, updated_at = ? WHERE key = ?",
-                                                              state.version, data, now, key))
-                }
+                let updates = recordings.flatMap { $0.updates + $0.effects.riskStates }
+                let states = try await RiskStateSQL.apply(updates, connection, dialect, at: now)
                 for recording in recordings {
                     var effects = recording.effects
+                    effects.riskStates = []
                     if let decision = recording.decision { effects.riskDecisions.insert(decision, at: 0) }
                     if let review = recording.review { effects.riskReviews.insert(review, at: 0) }
                     try await write(effects, connection)
                 }
-                return states.filter { changed.contains($0.key) }
+                return states
             }
         }
-    }
-
-    /// The versions of `keys`' rows, locked for update on PostgreSQL (in key order, so two batches never deadlock).
-    static func lockVersions(_ keys: [String], _ connection: any SQLConnection, _ dialect: SQLDialect) async throws -> [String: Int64] {
-        guard !keys.isEmpty else { return [:] }
-        var versions: [String: Int64] = [:]
-        for row in try await connection.query(SQLStatement(
-            "SELECT key, version FROM risk_states WHERE key IN (\(SQLStatement.placeholders(keys.count))) ORDER BY key\(dialect.forUpdate)",
-            binds: keys.sorted().map(SQLValue.text))) {
-            versions[try row.text(0)] = try row.int(1)
-        }
-        return versions
     }
 
     // MARK: Decisions

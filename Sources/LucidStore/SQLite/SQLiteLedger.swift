@@ -24,24 +24,33 @@ final class SQLiteLedgerBackend: LedgerBackend {
 
     func write(_ commands: [LedgerCommand]) async throws -> [Result<LedgerReceipt, LucidError>] {
         let pool = database.pool, ids = self.ids, now = clock.now(), cache = self.cache, endpoints = self.endpoints.list
-        return try await database.writeLock.withLock {
-            do {
-                let (results, changes) = try await pool.write { db -> ([Result<LedgerReceipt, LucidError>], LedgerChanges) in
-                    var batch = LedgerBatch(source: SQLiteLedgerSource(db: db, cache: cache), now: now, ids: ids,
-                                            capacity: commands.count)
-                    let results = commands.map { batch.apply($0) }
-                    try SQLiteLedgerWriter.persist(batch.changes, db)
-                    for statement in EffectsSQL.statements(batch.changes.effects, endpoints: endpoints) {
-                        try db.cachedStatement(sql: statement.text).execute(arguments: SQLiteDatabase.arguments(statement.binds))
-                    }
-                    return (results, batch.changes)
-                }
-                // Committed: the batch's changes become the cache's state.
-                cache.merge(changes)
-                return results
-            } catch let error as DatabaseError {
-                throw SQLiteDatabase.sqlError(error)
+        do {
+            let (results, changes) = try await database.write { connection in
+                let (results, changes) = try Self.apply(commands, pool: pool, cache: cache, now: now, ids: ids, endpoints: endpoints)
+                // Feature-state updates read their rows first: through the same transaction, after the money's rows.
+                _ = try await RiskStateSQL.apply(changes.effects.riskStates, connection, .sqlite, at: now)
+                return (results, changes)
             }
+            // Committed: the batch's changes become the cache's state.
+            cache.merge(changes)
+            return results
+        } catch let error as DatabaseError {
+            throw SQLiteDatabase.sqlError(error)
+        }
+    }
+
+    /// The batch's rules and rows on the writer connection, inside the transaction `SQLiteDatabase.write` opened
+    /// (synchronous: GRDB runs it on the calling thread).
+    private static func apply(_ commands: [LedgerCommand], pool: DatabasePool, cache: SQLiteLedgerCache, now: Timestamp,
+                              ids: any IDGenerator, endpoints: [String]) throws -> ([Result<LedgerReceipt, LucidError>], LedgerChanges) {
+        try pool.writeWithoutTransaction { db in
+            var batch = LedgerBatch(source: SQLiteLedgerSource(db: db, cache: cache), now: now, ids: ids, capacity: commands.count)
+            let results = commands.map { batch.apply($0) }
+            try SQLiteLedgerWriter.persist(batch.changes, db)
+            for statement in EffectsSQL.statements(batch.changes.effects, endpoints: endpoints) {
+                try db.cachedStatement(sql: statement.text).execute(arguments: SQLiteDatabase.arguments(statement.binds))
+            }
+            return (results, batch.changes)
         }
     }
 }
