@@ -330,12 +330,27 @@ enum RiskStateSQL {
         if !missing.isEmpty {
             // An empty row per new key first, so the row can be locked: two processes meeting a new
             // key both wait for the one that inserts it and then apply on top of it.
-            for key in missing {
-                try await connection.execute(SQLStatement("""
-                    INSERT INTO risk_states (key, version, data, updated_at) VALUES (?, 0, ?, ?) ON CONFLICT (key) DO NOTHING
-                    """, key, [UInt8](), now))
+            for statement in EffectsSQL.rows(missing.map { [.text($0), .int(0), .blob([]), now.sqlValue] },
+                                             "INSERT INTO risk_states (key, version, data, updated_at) VALUES", rowsPerStatement(dialect)) {
+                try await connection.execute(SQLStatement(statement.text + " ON CONFLICT (key) DO NOTHING", binds: statement.binds))
             }
             versions.merge(try await lockVersions(missing, connection, dialect)) { $1 }
+        }
+        // A key's stored bytes are needed only when its first update here is stale: later ones apply
+        // to what the earlier produced. All read in one query.
+        var firstSeen: Set<String> = []
+        var stale: [String] = []
+        for update in updates where firstSeen.insert(update.key).inserted {
+            let version = versions[update.key] ?? 0
+            if version > 0, update.precomputed == nil || update.precomputedFrom != version { stale.append(update.key) }
+        }
+        var stored: [String: [UInt8]] = [:]
+        for chunk in stale.chunked(inListMax) {
+            for row in try await connection.query(SQLStatement(
+                "SELECT key, data FROM risk_states WHERE key IN (\(SQLStatement.placeholders(chunk.count)))",
+                binds: chunk.map(SQLValue.text))) {
+                stored[try row.text("key")] = try row.blob("data")
+            }
         }
         var states: [String: RiskStateRecord] = [:]
         for update in updates {
@@ -343,23 +358,37 @@ enum RiskStateSQL {
             let data: [UInt8]
             if let precomputed = update.precomputed, update.precomputedFrom == version {
                 data = precomputed
+            } else if version == 0 {
+                data = update.apply(nil)
             } else {
-                var current = states[update.key]
-                if current == nil, version > 0 {
-                    let row = try await connection.queryOne(SQLStatement("SELECT data FROM risk_states WHERE key = ?", update.key))
-                    current = RiskStateRecord(key: update.key, version: version, data: try row?.blob("data"))
-                }
-                data = update.apply(version == 0 ? nil : current)
+                data = update.apply(states[update.key] ?? RiskStateRecord(key: update.key, version: version, data: stored[update.key]))
             }
             states[update.key] = RiskStateRecord(key: update.key, version: version + 1, data: data)
         }
-        for key in states.keys.sorted() {
-            guard let state = states[key], let data = state.data else { continue }
-            try await connection.execute(SQLStatement("UPDATE risk_states SET version = ?, data = ?, updated_at = ? WHERE key = ?",
-                                                      state.version, data, now, key))
+        let changed = states.keys.sorted().compactMap { key in states[key].flatMap { state in state.data.map { (key, state.version, $0) } } }
+        switch dialect {
+        case .sqlite:
+            // One cached statement per row: no parsing, no round trip.
+            for (key, version, data) in changed {
+                try await connection.execute(SQLStatement("UPDATE risk_states SET version = ?, data = ?, updated_at = ? WHERE key = ?",
+                                                          version, data, now, key))
+            }
+        case .postgres:
+            // Many rows per statement: a round trip per key, with the batch's account locks held, would dominate it.
+            for statement in EffectsSQL.rows(changed.map { [.text($0.0), .int($0.1), .blob($0.2), now.sqlValue] }, """
+                UPDATE risk_states AS r SET version = v.version, data = v.data, updated_at = v.updated_at FROM (VALUES
+                """, rowsPerStatement(dialect)) {
+                try await connection.execute(SQLStatement(statement.text
+                    + ") AS v(key, version, data, updated_at) WHERE r.key = v.key", binds: statement.binds))
+            }
         }
         return states
     }
+
+    /// Rows per multi-row statement: four values a row stays well under PostgreSQL's 65,535 parameters.
+    private static func rowsPerStatement(_ dialect: SQLDialect) -> Int { dialect == .postgres ? 2_000 : 1 }
+    /// Values per `IN (…)` list.
+    private static let inListMax = 500
 
     /// The versions of `keys`' rows, locked for update on PostgreSQL (in key order, so two batches never deadlock).
     private static func lockVersions(_ keys: [String], _ connection: any SQLConnection, _ dialect: SQLDialect) async throws -> [String: Int64] {
