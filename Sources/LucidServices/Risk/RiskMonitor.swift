@@ -27,7 +27,14 @@ public final class RiskMonitor: Sendable {
     let observer: (@Sendable (RiskEvent, RiskEvaluation) -> Void)?
     private let loaded = Mutex(Loaded())
     private let cache: Mutex<[String: Cached]>
+    private let devices = Mutex<[UserID: DeviceList]>([:])
     private let recorder: RiskRecorder
+
+    /// A customer's devices as read at a time (see `deviceSightings`).
+    struct DeviceList: Sendable {
+        var readAt: Timestamp
+        var sightings: [DeviceSighting]
+    }
 
     /// Lists, suppressions and the records of the rule sets in force, as last loaded.
     struct Loaded: Sendable {
@@ -130,10 +137,35 @@ public final class RiskMonitor: Sendable {
     /// The context the engine needs about a customer besides history.
     func context(of user: UserRecord, at now: Timestamp, device: String?) async throws -> CustomerContext {
         // Only the event's own device can be judged known or new: without one there is nothing to look up.
+        let established = now.adding(seconds: -configuration.establishedDeviceSeconds)
         let devices = device == nil ? []
-            : try await store.establishedDevices(of: user.id, firstSeenBefore: now.adding(seconds: -configuration.establishedDeviceSeconds))
+            : try await deviceSightings(of: user.id, at: now).filter { $0.firstSeenAt < established }.map(\.device)
         return CustomerContext(accountCreatedAt: user.createdAt, passwordChangedAt: user.passwordChangedAt,
                                secondFactorChangedAt: user.totpEnabledAt, knownDevices: Set(devices), knownCountries: [user.country])
+    }
+
+    /// Devices read per customer: the oldest this many (the established ones come first).
+    static let devicesReadMax = 64
+    /// How long a customer's device list is used from memory at most.
+    static let deviceListSecondsMax: Int64 = 300
+
+    /// A customer's devices, from this process's memory for a while. Exact, not a guess: devices
+    /// are only ever added, and one added after the list was read (by any process) is not
+    /// established before `establishedDeviceSeconds` have passed since, so while the list is
+    /// younger than that it judges every device as a fresh read would. Saves a read per movement.
+    private func deviceSightings(of user: UserID, at now: Timestamp) async throws -> [DeviceSighting] {
+        let validity = min(Self.deviceListSecondsMax, configuration.establishedDeviceSeconds)
+        if validity > 0, let hit = devices.withLock({ $0[user] }), hit.readAt <= now, now < hit.readAt.adding(seconds: validity) {
+            return hit.sightings
+        }
+        let sightings = try await store.deviceSightings(of: user, limit: Self.devicesReadMax)
+        if validity > 0 {
+            devices.withLock { cache in
+                if cache.count >= configuration.stateCacheMax { cache.removeAll(keepingCapacity: true) }
+                cache[user] = DeviceList(readAt: now, sightings: sightings)
+            }
+        }
+        return sightings
     }
 
     /// Loads the features `event` needs and evaluates the live (and shadow) rules on them.

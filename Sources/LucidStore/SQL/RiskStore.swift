@@ -38,6 +38,16 @@ public struct RiskStateRecord: Sendable, Hashable {
 /// as they are — no decoding or encoding while the write lock is held. Otherwise (another
 /// request or process wrote in between) `apply` recomputes them from the locked row. `apply`
 /// must be pure: a transaction retried after a serialization failure runs it again.
+/// A device a customer signed in with, and when it was first seen.
+public struct DeviceSighting: Sendable, Hashable {
+    public var device: String
+    public var firstSeenAt: Timestamp
+    public init(device: String, firstSeenAt: Timestamp) {
+        self.device = device
+        self.firstSeenAt = firstSeenAt
+    }
+}
+
 public struct RiskStateUpdate: Sendable {
     public var key: String
     /// The new bytes from the stored state (nil: nothing stored yet). The version lets a caller
@@ -447,8 +457,9 @@ enum RiskSQL {
 public protocol RiskStore: Sendable {
     /// The stored states of `keys` (missing keys are absent), without locking: what a decision is made on.
     func riskStates(_ keys: [String]) async throws -> [String: RiskStateRecord]
-    /// Devices `user` first signed in with before `time` (the customer's established devices).
-    func establishedDevices(of user: UserID, firstSeenBefore time: Timestamp) async throws -> [String]
+    /// The devices `user` has signed in with and when each was first seen, oldest first, at most
+    /// `limit` (a device is established once it was first seen long enough ago).
+    func deviceSightings(of user: UserID, limit: Int) async throws -> [DeviceSighting]
     /// Writes recordings in one transaction: every state update is applied to the locked,
     /// current row (several updates of one key apply in order), then decisions, fired rules,
     /// reviews and effects are inserted. Returns the new state of every key updated.
@@ -506,10 +517,10 @@ extension SQLStore: RiskStore {
         return states
     }
 
-    public func establishedDevices(of user: UserID, firstSeenBefore time: Timestamp) async throws -> [String] {
+    public func deviceSightings(of user: UserID, limit: Int) async throws -> [DeviceSighting] {
         try await read(SQLStatement("""
-            SELECT value FROM known_devices WHERE user_id = ? AND kind = 'device' AND first_seen_at < ? ORDER BY value LIMIT 64
-            """, user, time)).map { try $0.text(0) }
+            SELECT value, first_seen_at FROM known_devices WHERE user_id = ? AND kind = 'device' ORDER BY first_seen_at, value LIMIT ?
+            """, user, limit)).map { DeviceSighting(device: try $0.text(0), firstSeenAt: try $0.timestamp("first_seen_at")) }
     }
 
     @discardableResult
