@@ -274,16 +274,12 @@ struct SuppressionBody: Decodable {
     var note: String?
 }
 
-/// RFC 3339 times in request bodies (`2026-12-01T00:00:00Z`, fractional seconds and offsets allowed).
-enum RFC3339 {
+/// Times in operators' request bodies (`2026-12-01T00:00:00Z`, fractional seconds and offsets allowed).
+enum RequestTime {
     static func parse(_ text: String, field: String) throws(LucidError) -> Timestamp {
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        guard text.utf8.count <= 40, let date = plain.date(from: text) ?? fractional.date(from: text) else {
+        guard let time = OperatorTime.parse(text) else {
             throw LucidError.invalidField(field, "an RFC 3339 time such as 2026-12-01T00:00:00Z")
         }
-        return Timestamp(millisecondsSinceEpoch: Int64((date.timeIntervalSince1970 * 1000).rounded()))
+        return time
     }
 }

@@ -167,7 +167,7 @@ extension Routes {
             guard let id = UserID(parsing: text) else { throw LucidError(.userNotFound) }
             user = id
         }
-        let expiresAt = try body.expiresAt.map { text throws(LucidError) in try RFC3339.parse(text, field: "expires_at") }
+        let expiresAt = try body.expiresAt.map { text throws(LucidError) in try RequestTime.parse(text, field: "expires_at") }
         let entry = try await risk.addListEntry(.init(kind: body.kind, value: body.value, verdict: body.verdict, userID: user,
                                                       expiresAt: expiresAt, note: body.note ?? ""), by: op)
         return try JSONResponse.make(RiskListEntryDTO(entry), status: .created)
@@ -188,7 +188,7 @@ extension Routes {
         let op = try context.requireOperator()
         let body = try await JSONBody.decode(SuppressionBody.self, from: request, allowedFields: SuppressionBody.fields)
         guard let user = UserID(parsing: body.userId) else { throw LucidError(.userNotFound) }
-        let suppression = try await risk.addSuppression(user: user, ruleID: body.ruleId, until: try RFC3339.parse(body.until, field: "until"),
+        let suppression = try await risk.addSuppression(user: user, ruleID: body.ruleId, until: try RequestTime.parse(body.until, field: "until"),
                                                         note: body.note ?? "", by: op)
         return try JSONResponse.make(RiskSuppressionDTO(suppression), status: .created)
     }

@@ -25,15 +25,10 @@ struct RiskCommand: AsyncParsableCommand {
 
     /// `2026-11-01` (UTC midnight) or an RFC 3339 time.
     static func time(_ text: String, option: String) throws -> Timestamp {
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let date = text.count == 10 ? day.date(from: text) : (plain.date(from: text) ?? fractional.date(from: text))
-        guard let date else { throw ValidationError("\(option) takes a date (2026-11-01) or an RFC 3339 time (2026-11-01T08:00:00Z)") }
-        return Timestamp(millisecondsSinceEpoch: Int64((date.timeIntervalSince1970 * 1000).rounded()))
+        guard let time = OperatorTime.parse(text, dateOnly: true) else {
+            throw ValidationError("\(option) takes a date (2026-11-01) or an RFC 3339 time (2026-11-01T08:00:00Z)")
+        }
+        return time
     }
 
     static func read(_ path: String) throws -> String {
