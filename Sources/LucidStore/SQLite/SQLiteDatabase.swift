@@ -24,16 +24,25 @@ final class SQLiteDatabase: SQLDatabase {
     }
 
     func write<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+        try await write(body, committed: { _ in })
+    }
+
+    /// `write`, then `committed` with the result once the COMMIT succeeded, while the writer is
+    /// still this transaction's: what mirrors committed state in memory (the ledger's cache) is
+    /// brought up to date before the next transaction can read it.
+    func write<T: Sendable>(_ body: (any SQLConnection) async throws -> T, committed: (T) -> Void) async throws -> T {
         try await writeLock.withLock {
             try Self.execute(pool, "BEGIN IMMEDIATE")
+            let result: T
             do {
-                let result = try await body(WriteConnection(pool: pool))
+                result = try await body(WriteConnection(pool: pool))
                 try Self.execute(pool, "COMMIT")
-                return result
             } catch {
                 try? Self.execute(pool, "ROLLBACK")
                 throw error
             }
+            committed(result)
+            return result
         }
     }
 

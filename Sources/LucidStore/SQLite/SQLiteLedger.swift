@@ -25,14 +25,15 @@ final class SQLiteLedgerBackend: LedgerBackend {
     func write(_ commands: [LedgerCommand]) async throws -> [Result<LedgerReceipt, LucidError>] {
         let pool = database.pool, ids = self.ids, now = clock.now(), cache = self.cache, endpoints = self.endpoints.list
         do {
-            let (results, changes) = try await database.write { connection in
+            let (results, _) = try await database.write({ connection in
                 let (results, changes) = try Self.apply(commands, pool: pool, cache: cache, now: now, ids: ids, endpoints: endpoints)
                 // Feature-state updates read their rows first: through the same transaction, after the money's rows.
                 _ = try await RiskStateSQL.apply(changes.effects.riskStates, connection, .sqlite, at: now)
                 return (results, changes)
-            }
-            // Committed: the batch's changes become the cache's state.
-            cache.merge(changes)
+            }, committed: { _, changes in
+                // Committed: the batch's changes become the cache's state before the next batch may read it.
+                cache.merge(changes)
+            })
             return results
         } catch let error as DatabaseError {
             throw SQLiteDatabase.sqlError(error)
