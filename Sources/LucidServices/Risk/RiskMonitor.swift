@@ -7,7 +7,9 @@ import Synchronization
 
 /// Risk monitoring on the hot path: loads the remembered features an event needs, asks the
 /// engine (`RiskEngine.evaluate`), and records the decided event — features, decision,
-/// review item and notifications — in the database (group-committed).
+/// review item and notifications — in the database: for money that moves, in the ledger's own
+/// transaction (`decisionRecord`, `stateUpdates`, put in its effects by the wallet service);
+/// for sign-ins and refused movements through `RiskRecorder` (group-committed).
 ///
 /// One per process. Rules, lists and suppressions live in the database and are held here
 /// in memory; `reloadIfChanged` (run every few seconds by `RiskMaintenanceService`) picks up
