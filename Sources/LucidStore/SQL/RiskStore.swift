@@ -29,15 +29,6 @@ public struct RiskStateRecord: Sendable, Hashable {
     }
 }
 
-/// A change of one state that never loses another's: it lands on the row as it is when the
-/// write transaction holds it (locked on PostgreSQL), so two processes updating the same
-/// customer both count.
-///
-/// The caller usually knows the row's current version and has already computed the new bytes
-/// from it (`precomputed`): when the locked row still has that version, those bytes are written
-/// as they are — no decoding or encoding while the write lock is held. Otherwise (another
-/// request or process wrote in between) `apply` recomputes them from the locked row. `apply`
-/// must be pure: a transaction retried after a serialization failure runs it again.
 /// A device a customer signed in with, and when it was first seen.
 public struct DeviceSighting: Sendable, Hashable {
     public var device: String
@@ -48,6 +39,15 @@ public struct DeviceSighting: Sendable, Hashable {
     }
 }
 
+/// A change of one state that never loses another's: it lands on the row as it is when the
+/// write transaction holds it (locked on PostgreSQL), so two processes updating the same
+/// customer both count.
+///
+/// The caller usually knows the row's current version and has already computed the new bytes
+/// from it (`precomputed`): when the locked row still has that version, those bytes are written
+/// as they are — no decoding or encoding while the write lock is held. Otherwise (another
+/// request or process wrote in between) `apply` recomputes them from the locked row. `apply`
+/// must be pure: a transaction retried after a serialization failure runs it again.
 public struct RiskStateUpdate: Sendable {
     public var key: String
     /// The new bytes from the stored state (nil: nothing stored yet). The version lets a caller
