@@ -143,32 +143,40 @@ final class PostgresDatabase: SQLDatabase {
         }
     }
 
-    /// `?` placeholders become `$1…$n` (outside quoted strings).
+    /// `?` placeholders become `$1…$n` (outside quoted strings). Byte by byte: every query passes
+    /// through here (a batch's multi-row statements run to tens of kilobytes), and UTF-8 never puts
+    /// an ASCII byte inside a multi-byte character.
     static func numbered(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count + 16)
+        let questionMark = UInt8(ascii: "?"), singleQuote = UInt8(ascii: "'"), doubleQuote = UInt8(ascii: "\"")
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 64)
         var index = 0
-        var quote: Character?
-        for character in text {
+        var quote: UInt8?
+        for byte in text.utf8 {
             if let open = quote {
-                if character == open { quote = nil }
-                out.append(character)
-            } else if character == "'" || character == "\"" {
-                quote = character
-                out.append(character)
-            } else if character == "?" {
+                if byte == open { quote = nil }
+                out.append(byte)
+            } else if byte == singleQuote || byte == doubleQuote {
+                quote = byte
+                out.append(byte)
+            } else if byte == questionMark {
                 index += 1
-                out += "$\(index)"
+                out.append(UInt8(ascii: "$"))
+                out.append(contentsOf: String(index).utf8)
             } else {
-                out.append(character)
+                out.append(byte)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func query(_ sql: SQLStatement) -> PostgresQuery {
-        var bindings = PostgresBindings(capacity: sql.binds.count)
-        for value in sql.binds {
+        PostgresQuery(unsafeSQL: numbered(sql.text), binds: bindings(sql.binds))
+    }
+
+    static func bindings(_ binds: [SQLValue]) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds {
             switch value {
             case .null: bindings.appendNull()
             case .int(let int): bindings.append(int)
@@ -176,7 +184,7 @@ final class PostgresDatabase: SQLDatabase {
             case .blob(let bytes): bindings.append(ByteBuffer(bytes: bytes))
             }
         }
-        return PostgresQuery(unsafeSQL: numbered(sql.text), binds: bindings)
+        return bindings
     }
 
     static func row(_ row: PostgresRow) throws -> SQLRow {
@@ -222,8 +230,39 @@ final class PostgresDatabase: SQLDatabase {
         }
 
         func forEach(_ sql: SQLStatement, _ body: (SQLRow) throws -> Void) async throws {
+            if let prepared = sql.prepared {
+                try await prepared.forEachRow(on: connection, PostgresDatabase.bindings(sql.binds), logger: logger, body)
+                return
+            }
             let result = try await connection.query(PostgresDatabase.query(sql), logger: logger)
             for try await row in result { try body(try PostgresDatabase.row(row)) }
+        }
+    }
+}
+
+/// A `PreparedRead` as PostgresNIO's prepared statement: the connection prepares it the first time
+/// it runs there (named after the read's type) and afterwards only binds and executes it.
+private struct PostgresPreparedRead<Read: PreparedRead>: PostgresPreparedStatement {
+    /// The fully qualified type name: unique, so two reads never share a server-side statement.
+    static var name: String { String(reflecting: Read.self) }
+    static var sql: String { PostgresDatabase.numbered(Read.text) }
+    let bindings: PostgresBindings
+    func makeBindings() -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
+}
+
+extension PreparedRead {
+    /// Runs the prepared statement on `connection`. A connection remembers a failed preparation
+    /// for good (PostgresNIO answers every later use with the same error), so on any failure the
+    /// connection is closed and the pool opens a fresh one: the caller sees the error once.
+    fileprivate static func forEachRow(on connection: PostgresConnection, _ bindings: PostgresBindings, logger: Logger,
+                                       _ body: (SQLRow) throws -> Void) async throws {
+        do {
+            let rows = try await connection.execute(PostgresPreparedRead<Self>(bindings: bindings), logger: logger)
+            for try await row in rows { try body(try PostgresDatabase.row(row)) }
+        } catch let error as PSQLError {
+            try? await connection.close()
+            throw error
         }
     }
 }

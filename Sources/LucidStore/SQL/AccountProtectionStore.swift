@@ -279,10 +279,15 @@ extension SQLStore: AccountProtectionStore {
     }
 
     public func sightings(of user: UserID) async throws -> [KnownSighting] {
-        try await read(SQLStatement("SELECT kind, value FROM known_devices WHERE user_id = ?", user)).compactMap { row in
+        try await read(SQLStatement(SightingsRead.self, user)).compactMap { row in
             guard let kind = KnownSighting.Kind(rawValue: try row.text(0)) else { return nil }
             return KnownSighting(kind: kind, value: try row.text(1))
         }
+    }
+
+    /// Every sign-in.
+    enum SightingsRead: PreparedRead {
+        static let text = "SELECT kind, value FROM known_devices WHERE user_id = ?"
     }
 
     public func signIn(_ session: SessionRecord, rehash: String?, sightings: [KnownSighting], effects: SideEffects) async throws {
@@ -595,10 +600,14 @@ extension SQLStore: AccountProtectionStore {
     }
 
     public func idempotentResult(scope: String, key: String) async throws -> (requestHash: String, transactionID: TransferID, statusCode: Int)? {
-        try await read(SQLStatement("SELECT request_hash, transaction_id, status_code FROM idempotency_keys WHERE scope = ? AND key = ?",
-                                    scope, key)).first.map { row in
+        try await read(SQLStatement(IdempotentResultRead.self, scope, key)).first.map { row in
             (try row.text(0), TransferID(try row.text(1)), Int(try row.int(2)))
         }
+    }
+
+    /// Every movement of money looks for an earlier answer first.
+    enum IdempotentResultRead: PreparedRead {
+        static let text = "SELECT request_hash, transaction_id, status_code FROM idempotency_keys WHERE scope = ? AND key = ?"
     }
 
     static func cursor(_ text: String?) throws -> String? {

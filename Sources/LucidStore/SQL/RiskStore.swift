@@ -518,9 +518,14 @@ extension SQLStore: RiskStore {
     }
 
     public func deviceSightings(of user: UserID, limit: Int) async throws -> [DeviceSighting] {
-        try await read(SQLStatement("""
+        try await read(SQLStatement(DeviceSightingsRead.self, user, limit)).map { DeviceSighting(device: try $0.text(0), firstSeenAt: try $0.timestamp("first_seen_at")) }
+    }
+
+    /// Every risk decision on a movement (when the in-memory list is stale).
+    enum DeviceSightingsRead: PreparedRead {
+        static let text = """
             SELECT value, first_seen_at FROM known_devices WHERE user_id = ? AND kind = 'device' ORDER BY first_seen_at, value LIMIT ?
-            """, user, limit)).map { DeviceSighting(device: try $0.text(0), firstSeenAt: try $0.timestamp("first_seen_at")) }
+            """
     }
 
     @discardableResult

@@ -28,20 +28,45 @@ extension Optional: SQLBindable where Wrapped: SQLBindable {
     public var sqlValue: SQLValue { self?.sqlValue ?? .null }
 }
 
+/// A read with fixed text that runs on (nearly) every request — the session
+/// behind a bearer token, a payee, an idempotency key — declared as a type so
+/// that PostgreSQL parses and plans it once per connection instead of on every
+/// call. Planning the session lookup alone (a join whose cost estimate reads
+/// both tables' statistics) took a quarter of PostgreSQL's CPU under transfer
+/// load. SQLite's statement cache already reuses every statement.
+///
+/// Only for `SELECT`s, and only where the text never changes (no `IN` lists of
+/// varying length): each one is a server-side statement on every connection.
+public protocol PreparedRead: Sendable {
+    /// The statement, with `?` placeholders as in `SQLStatement`.
+    static var text: String { get }
+}
+
 /// One statement with `?` placeholders and its parameters. PostgreSQL's
 /// connection rewrites the placeholders to `$1…$n`; nothing else differs.
 public struct SQLStatement: Sendable, CustomStringConvertible {
-    public var text: String
-    public var binds: [SQLValue]
+    public let text: String
+    public let binds: [SQLValue]
+    /// Set when the text is a `PreparedRead`'s: PostgreSQL then runs the prepared statement.
+    public let prepared: (any PreparedRead.Type)?
 
     public init(_ text: String, _ binds: any SQLBindable...) {
         self.text = text
         self.binds = binds.map(\.sqlValue)
+        self.prepared = nil
+    }
+
+    /// Runs `read`'s fixed text with `binds`, prepared once per connection on PostgreSQL.
+    public init(_ read: any PreparedRead.Type, _ binds: any SQLBindable...) {
+        self.text = read.text
+        self.binds = binds.map(\.sqlValue)
+        self.prepared = read
     }
 
     public init(_ text: String, binds: [SQLValue]) {
         self.text = text
         self.binds = binds
+        self.prepared = nil
     }
 
     /// `?, ?, ?` for an `IN (…)` list of `count` values.

@@ -42,14 +42,19 @@ public class SQLStore: WalletStore, @unchecked Sendable {
     // MARK: Ledger reads
 
     public func wallets(of user: UserID) async throws -> [WalletRecord] {
-        try await read(SQLStatement("""
-            SELECT id, currency, posted, pending_out, pending_in FROM accounts
-            WHERE owner_id = ? AND kind = 'customer' ORDER BY currency
-            """, user)).compactMap { row in
+        try await read(SQLStatement(WalletsRead.self, user)).compactMap { row in
             guard let currency = Currency.named(try row.text(1)) else { return nil }
             return WalletRecord(accountID: AccountID(try row.int(0)), currency: currency,
                                 balance: AccountBalance(posted: try row.int(2), pendingOut: try row.int(3), pendingIn: try row.int(4)))
         }
+    }
+
+    /// A customer's wallets: read by every balance view and every risk decision.
+    enum WalletsRead: PreparedRead {
+        static let text = """
+            SELECT id, currency, posted, pending_out, pending_in FROM accounts
+            WHERE owner_id = ? AND kind = 'customer' ORDER BY currency
+            """
     }
 
     public func transaction(_ id: TransferID) async throws -> TransactionRecord? {
@@ -98,22 +103,31 @@ public class SQLStore: WalletStore, @unchecked Sendable {
     public func createUser(_ user: UserRecord) async throws {
         do {
             try await write(SQLStatement("""
-                INSERT INTO users (id, email, phone, password_hash, display_name, country, tier, status, frozen_reason, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO users (id, email, phone, password_hash, display_name, country, tier, status, frozen_reason, created_at,
+                    last_activity_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, user.id, user.email, user.phone, user.passwordHash, user.displayName, user.country, user.tier.rawValue,
-                user.status.rawValue, user.frozenReason, user.createdAt))
+                user.status.rawValue, user.frozenReason, user.createdAt, user.lastActivityAt))
         } catch SQLError.uniqueViolation(let detail) {
             throw LucidError(.loginAlreadyRegistered, ["field": .text(detail.contains("email") ? "email" : "phone")])
         }
     }
 
     public func user(_ id: UserID) async throws -> UserRecord? {
-        try await read(SQLStatement("SELECT \(SQLStore.userColumns) FROM users WHERE id = ?", id)).first.map(SQLStore.decodeUser)
+        try await read(SQLStatement(UserByIDRead.self, id)).first.map(SQLStore.decodeUser)
     }
 
     public func user(login: String) async throws -> UserRecord? {
-        try await read(SQLStatement("SELECT \(SQLStore.userColumns) FROM users WHERE email = ? OR phone = ? LIMIT 1", login.lowercased(), login))
-            .first.map(SQLStore.decodeUser)
+        try await read(SQLStatement(UserByLoginRead.self, login.lowercased(), login)).first.map(SQLStore.decodeUser)
+    }
+
+    enum UserByIDRead: PreparedRead {
+        static let text = "SELECT \(SQLStore.userColumns) FROM users WHERE id = ?"
+    }
+
+    /// Sign-in and every transfer's payee.
+    enum UserByLoginRead: PreparedRead {
+        static let text = "SELECT \(SQLStore.userColumns) FROM users WHERE email = ? OR phone = ? LIMIT 1"
     }
 
     static let userColumnList = ["id", "email", "phone", "password_hash", "display_name", "country", "tier", "status",
@@ -143,11 +157,17 @@ public class SQLStore: WalletStore, @unchecked Sendable {
     }
 
     public func signedIn(tokenHash: [UInt8]) async throws -> (session: SessionRecord, user: UserRecord)? {
-        let columns = SQLStore.userColumnList.map { "u." + $0 }
-        return try await read(SQLStatement("""
-            SELECT \(SQLStore.sessionColumns(prefix: "s.")), \(columns.joined(separator: ", "))
+        try await read(SQLStatement(SignedInRead.self, tokenHash)).first.map { row in
+            (try SQLStore.decodeSession(row), try SQLStore.decodeUser(row))
+        }
+    }
+
+    /// The session behind a bearer token and its customer: every authenticated request.
+    enum SignedInRead: PreparedRead {
+        static let text = """
+            SELECT \(SQLStore.sessionColumns(prefix: "s.")), \(SQLStore.userColumnList.map { "u." + $0 }.joined(separator: ", "))
             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?
-            """, tokenHash)).first.map { row in (try SQLStore.decodeSession(row), try SQLStore.decodeUser(row)) }
+            """
     }
 
     /// Session columns under names that cannot clash with a joined user's.
@@ -180,12 +200,16 @@ public class SQLStore: WalletStore, @unchecked Sendable {
     }
 
     public func operatorRecord(tokenHash: [UInt8]) async throws -> OperatorRecord? {
-        try await read(SQLStatement("SELECT id, name, role, token_hash, created_at, revoked_at FROM operators WHERE token_hash = ?", tokenHash))
-            .first.map { row in
+        try await read(SQLStatement(OperatorByTokenRead.self, tokenHash)).first.map { row in
                 OperatorRecord(id: OperatorID(try row.text("id")), name: try row.text("name"),
                                role: OperatorRole(rawValue: try row.text("role")) ?? .auditor, tokenHash: try row.blob("token_hash"),
                                createdAt: try row.timestamp("created_at"), revokedAt: try row.optionalTimestamp("revoked_at"))
             }
+    }
+
+    /// Every operator request.
+    enum OperatorByTokenRead: PreparedRead {
+        static let text = "SELECT id, name, role, token_hash, created_at, revoked_at FROM operators WHERE token_hash = ?"
     }
 
     public func createMerchant(_ merchant: MerchantRecord) async throws {
