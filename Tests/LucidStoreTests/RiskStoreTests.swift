@@ -73,6 +73,23 @@ struct RiskStoreTests {
         }
     }
 
+    @Test("reading any number of keys, repeats included, finds exactly the stored ones", arguments: Backend.available)
+    func manyKeys(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            // More keys than one prepared read takes (four), so the read runs in padded chunks.
+            let stored = (0..<7).map { _ in RiskStateKey.customer(TestID.user()) }
+            let absent = (0..<3).map { _ in RiskStateKey.payee("user:\(TestID.user().rawValue)") }
+            try await store.recordRisk([RiskRecording(updates: stored.map { Self.increment($0) })], at: clock.now())
+            for count in 1...stored.count {
+                let keys = Array(stored.prefix(count)) + absent + [stored[0]]
+                let seen = try await store.riskStates(keys.shuffled())
+                #expect(Set(seen.keys) == Set(stored.prefix(count)), "\(count) stored keys asked for")
+                #expect(seen.values.allSatisfy { $0.version == 1 && $0.data == Array("1".utf8) })
+            }
+            #expect(try await store.riskStates(absent).isEmpty)
+        }
+    }
+
     @Test("two stores on one database updating the same customer at once lose no update", arguments: Backend.available)
     func noLostUpdates(backend: Backend) async throws {
         try await withTwoStores(backend) { a, b, clock in

@@ -253,17 +253,29 @@ private struct PostgresPreparedRead<Read: PreparedRead>: PostgresPreparedStateme
 
 extension PreparedRead {
     /// Runs the prepared statement on `connection`. A connection remembers a failed preparation
-    /// for good (PostgresNIO answers every later use with the same error), so on any failure the
-    /// connection is closed and the pool opens a fresh one: the caller sees the error once.
+    /// for good (PostgresNIO answers every later use with the same error), so on a failure that
+    /// may have been the preparation's the connection is closed and the pool opens a fresh one:
+    /// the caller sees the error once.
     fileprivate static func forEachRow(on connection: PostgresConnection, _ bindings: PostgresBindings, logger: Logger,
                                        _ body: (SQLRow) throws -> Void) async throws {
         do {
             let rows = try await connection.execute(PostgresPreparedRead<Self>(bindings: bindings), logger: logger)
             for try await row in rows { try body(try PostgresDatabase.row(row)) }
         } catch let error as PSQLError {
-            try? await connection.close()
+            if PostgresDatabase.mayHaveFailedPreparation(error) { try? await connection.close() }
             throw error
         }
+    }
+}
+
+extension PostgresDatabase {
+    /// False for the errors only running a statement raises (a bad value, a constraint, a
+    /// serialization failure or deadlock, a lock or a cancelled statement): the preparation
+    /// succeeded and the connection is fine. True for the rest (an unknown column, an aborted
+    /// transaction, a lost connection).
+    static func mayHaveFailedPreparation(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return true }
+        return !["22", "23", "40", "55", "57"].contains(String(state.prefix(2)))
     }
 }
 

@@ -505,8 +505,17 @@ extension SQLStore: RiskStore {
     public func riskStates(_ keys: [String]) async throws -> [String: RiskStateRecord] {
         guard !keys.isEmpty else { return [:] }
         let unique = Array(Set(keys)).sorted()
-        let rows = try await read(SQLStatement("SELECT key, version, data FROM risk_states WHERE key IN (\(SQLStatement.placeholders(unique.count)))",
-                                               binds: unique.map(SQLValue.text)))
+        let rows = try await publicErrors {
+            try await database.read { connection in
+                var rows: [SQLRow] = []
+                for chunk in unique.chunked(RiskStatesRead.keysPerRead) {
+                    // Padded with its first key (a repeat changes nothing in an IN list): one statement text, prepared once.
+                    let padded = Array(chunk) + Array(repeating: chunk.first!, count: RiskStatesRead.keysPerRead - chunk.count)
+                    rows += try await connection.query(SQLStatement(RiskStatesRead.self, binds: padded.map(SQLValue.text)))
+                }
+                return rows
+            }
+        }
         var states: [String: RiskStateRecord] = [:]
         for row in rows {
             let key = try row.text(0)
@@ -519,6 +528,12 @@ extension SQLStore: RiskStore {
 
     public func deviceSightings(of user: UserID, limit: Int) async throws -> [DeviceSighting] {
         try await read(SQLStatement(DeviceSightingsRead.self, user, limit)).map { DeviceSighting(device: try $0.text(0), firstSeenAt: try $0.timestamp("first_seen_at")) }
+    }
+
+    /// Every risk decision reads the features of the customer and the payee (and a few more keys).
+    enum RiskStatesRead: PreparedRead {
+        static let keysPerRead = 4
+        static let text = "SELECT key, version, data FROM risk_states WHERE key IN (\(SQLStatement.placeholders(keysPerRead)))"
     }
 
     /// Every risk decision on a movement (when the in-memory list is stale).

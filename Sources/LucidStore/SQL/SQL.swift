@@ -63,6 +63,13 @@ public struct SQLStatement: Sendable, CustomStringConvertible {
         self.prepared = read
     }
 
+    /// Runs `read`'s fixed text with `binds`, prepared once per connection on PostgreSQL.
+    public init(_ read: any PreparedRead.Type, binds: [SQLValue]) {
+        self.text = read.text
+        self.binds = binds
+        self.prepared = read
+    }
+
     public init(_ text: String, binds: [SQLValue]) {
         self.text = text
         self.binds = binds

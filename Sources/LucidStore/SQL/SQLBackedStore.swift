@@ -58,7 +58,12 @@ public class SQLStore: WalletStore, @unchecked Sendable {
     }
 
     public func transaction(_ id: TransferID) async throws -> TransactionRecord? {
-        try await read(SQLStatement(TransactionQuery.select + " WHERE t.id = ?", id)).first.flatMap(TransactionQuery.decode)
+        try await read(SQLStatement(TransactionByIDRead.self, id)).first.flatMap(TransactionQuery.decode)
+    }
+
+    /// A transaction's detail, and every replayed request's answer: eight joins, costly to plan each time.
+    enum TransactionByIDRead: PreparedRead {
+        static let text = TransactionQuery.select + " WHERE t.id = ?"
     }
 
     public func transactions(of user: UserID, limit: Int, cursor: String?) async throws -> Page<TransactionRecord> {
