@@ -3,6 +3,7 @@ import Logging
 import LucidCore
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// `SQLDatabase` over a PostgresNIO connection pool.
 ///
@@ -244,12 +245,24 @@ final class PostgresDatabase: SQLDatabase {
 /// it runs there (named after the read's type) and afterwards only binds and executes it.
 private struct PostgresPreparedRead<Read: PreparedRead>: PostgresPreparedStatement {
     /// The fully qualified type name: unique, so two reads never share a server-side statement.
-    static var name: String { String(reflecting: Read.self) }
-    static var sql: String { PostgresDatabase.numbered(Read.text) }
+    static var name: String { texts.name }
+    static var sql: String { texts.sql }
     let bindings: PostgresBindings
     func makeBindings() -> PostgresBindings { bindings }
     func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
+
+    /// Worked out once per read (PostgresNIO asks on every run; a generic type cannot store them).
+    private static var texts: (name: String, sql: String) {
+        let key = ObjectIdentifier(Read.self)
+        if let known = preparedReadTexts.withLock({ $0[key] }) { return known }
+        let texts = (name: String(reflecting: Read.self), sql: PostgresDatabase.numbered(Read.text))
+        precondition(texts.name.utf8.count <= 63, "PostgreSQL truncates statement names beyond 63 bytes: \(texts.name)")
+        preparedReadTexts.withLock { $0[key] = texts }
+        return texts
+    }
 }
+
+private let preparedReadTexts = Mutex<[ObjectIdentifier: (name: String, sql: String)]>([:])
 
 extension PreparedRead {
     /// Runs the prepared statement on `connection`. A connection remembers a failed preparation
