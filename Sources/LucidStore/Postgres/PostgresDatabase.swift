@@ -20,11 +20,22 @@ final class PostgresDatabase: SQLDatabase {
     static let writeAttemptsMax = 8
     /// Longest a single read, write or snapshot may take, including waiting for a connection.
     let operationTimeout: Duration
+    /// Keeps `operationTimeout`; its `watch()` loop runs wherever the pool runs.
+    let deadlines = OperationDeadlines()
 
     init(client: PostgresClient, logger: Logger, operationTimeout: Duration = .seconds(10)) {
         self.client = client
         self.logger = logger
         self.operationTimeout = operationTimeout
+    }
+
+    /// The pool and the loop that keeps operations' deadlines, until cancelled.
+    func runPool() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.deadlines.watch() }
+            await client.run()
+            group.cancelAll()
+        }
     }
 
     func read<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
@@ -91,22 +102,16 @@ final class PostgresDatabase: SQLDatabase {
         return .milliseconds(Int.random(in: 1...ceiling))
     }
 
-    /// Runs `body`, failing with `unavailable` when it takes longer than `operationTimeout`.
+    /// Runs `body`, failing with `unavailable` when it takes longer than `operationTimeout`
+    /// (kept by `deadlines`, whose loop runs beside the pool).
     private func bounded<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         let timeout = operationTimeout
         return try await withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await box.value() }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw SQLError.unavailable("no answer from PostgreSQL within \(timeout)")
-                }
-                return value
+            do {
+                return try await deadlines.run(within: timeout) { try await box.value() }
+            } catch is OperationDeadlines.Overdue {
+                throw SQLError.unavailable("no answer from PostgreSQL within \(timeout)")
             }
         }
     }
@@ -292,7 +297,7 @@ extension PostgresDatabase {
     }
 }
 
-/// Lets a non-Sendable closure run in a child task; safe because the parent awaits it before returning.
+/// Lets a non-Sendable closure run in a task of its own; safe because the caller awaits it before returning.
 private struct UncheckedBox<T>: @unchecked Sendable {
     let value: () async throws -> T
     init(_ value: @escaping () async throws -> T) { self.value = value }

@@ -124,7 +124,7 @@ public final class PostgresStore: SQLStore, Service, @unchecked Sendable {
     /// The connection pool and the writer, until shutdown.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await self.client.run() }
+            group.addTask { await self.postgres.runPool() }
             try await self.committer.run()
             // The writer drained on shutdown; stop the pool once nothing can need it.
             group.cancelAll()
@@ -134,7 +134,7 @@ public final class PostgresStore: SQLStore, Service, @unchecked Sendable {
     /// Runs `body` with the pool running, for commands that do not serve (migrate, verify, backup).
     /// A pool runs once: a store used this way is not also `run()` as a service.
     public func withRunningPool<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        let pool = Task { await client.run() }
+        let pool = Task { await postgres.runPool() }
         defer { pool.cancel() }
         return try await body()
     }
