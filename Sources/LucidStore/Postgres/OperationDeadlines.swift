@@ -26,26 +26,20 @@ final class OperationDeadlines: Sendable {
         var pending: [Int: Pending] = [:]
     }
 
-    /// Set once the loop has cancelled an operation for being overdue.
-    private final class OverdueFlag: Sendable {
-        private let value = Atomic<Bool>(false)
-        func set() { value.store(true, ordering: .relaxed) }
-        var isSet: Bool { value.load(ordering: .relaxed) }
-    }
-
     private let state = Mutex(State())
     private let clock = ContinuousClock()
 
-    /// Runs `body` in a task of its own, cancelled once `timeout` has passed; the caller then gets
-    /// `Overdue`. Cancellation ends a wait for a connection at once; a statement already sent to
-    /// the server runs to its end (PostgresNIO does not interrupt it).
-    func run<T: Sendable>(within timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let task = Task(operation: body)
-        let overdue = OverdueFlag()
+    /// Runs `body` in a task of its own; once `timeout` has passed, the task is cancelled (which
+    /// ends a wait for a connection at once), whatever `body` registered with its deadline runs
+    /// (closing the connection ends a statement the server or the network sits on: PostgresNIO does
+    /// not interrupt a running query), and the caller gets `Overdue`.
+    func run<T: Sendable>(within timeout: Duration, _ body: @escaping @Sendable (OperationDeadline) async throws -> T) async throws -> T {
+        let deadline = OperationDeadline()
+        let task = Task { try await body(deadline) }
         let id = state.withLock { state in
             state.next &+= 1
             state.pending[state.next] = Pending(deadline: clock.now.advanced(by: timeout)) {
-                overdue.set()
+                deadline.expire()
                 task.cancel()
             }
             return state.next
@@ -53,7 +47,7 @@ final class OperationDeadlines: Sendable {
         defer { _ = state.withLock { $0.pending.removeValue(forKey: id) } }
         do {
             return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
-        } catch where overdue.isSet {
+        } catch where deadline.hasPassed {
             throw Overdue()
         }
     }
@@ -69,6 +63,40 @@ final class OperationDeadlines: Sendable {
                 return Array(due.values)
             }
             for operation in overdue { operation.expire() }
+        }
+    }
+}
+
+/// One operation's deadline, handed to the operation so it can say what ends it when the deadline passes.
+final class OperationDeadline: Sendable {
+    private struct State {
+        var passed = false
+        var onExpiry: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    var hasPassed: Bool { state.withLock { $0.passed } }
+
+    /// Runs `body`; if the deadline passes meanwhile, `action` runs (at once if it has passed already).
+    /// Never after `body` returns: the action runs under the same lock that forgets it, so a
+    /// connection handed back to the pool is never closed on behalf of an operation that is over.
+    func whilePending<T>(isolation: isolated (any Actor)? = #isolation, onExpiry action: @escaping @Sendable () -> Void,
+                         _ body: () async throws -> T) async throws -> T {
+        let passed = state.withLock { state in
+            if !state.passed { state.onExpiry = action }
+            return state.passed
+        }
+        if passed { action() }
+        defer { state.withLock { $0.onExpiry = nil } }
+        return try await body()
+    }
+
+    fileprivate func expire() {
+        state.withLock { state in
+            state.passed = true
+            state.onExpiry?()
+            state.onExpiry = nil
         }
     }
 }

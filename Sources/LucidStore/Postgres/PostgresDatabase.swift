@@ -39,10 +39,12 @@ final class PostgresDatabase: SQLDatabase {
     }
 
     func read<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
-        try await bounded {
+        try await bounded { deadline in
             try await Self.mapErrors {
                 try await client.withConnection { connection in
-                    try await body(Connection(connection: connection, logger: logger))
+                    try await deadline.whilePending(onExpiry: { Self.abandon(connection) }) {
+                        try await body(Connection(connection: connection, logger: logger))
+                    }
                 }
             }
         }
@@ -53,10 +55,14 @@ final class PostgresDatabase: SQLDatabase {
         while true {
             attempt += 1
             do {
-                return try await bounded {
+                return try await bounded { deadline in
                     try await Self.mapErrors {
-                        try await client.withTransaction(logger: logger) { connection in
-                            try await body(Connection(connection: connection, logger: logger))
+                        try await client.withConnection { connection in
+                            try await deadline.whilePending(onExpiry: { Self.abandon(connection) }) {
+                                try await connection.withTransaction(logger: logger) { connection in
+                                    try await body(Connection(connection: connection, logger: logger))
+                                }
+                            }
                         }
                     }
                 }
@@ -104,16 +110,23 @@ final class PostgresDatabase: SQLDatabase {
 
     /// Runs `body`, failing with `unavailable` when it takes longer than `operationTimeout`
     /// (kept by `deadlines`, whose loop runs beside the pool).
-    private func bounded<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    private func bounded<T: Sendable>(_ body: (OperationDeadline) async throws -> T) async throws -> T {
         let timeout = operationTimeout
         return try await withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
             do {
-                return try await deadlines.run(within: timeout) { try await box.value() }
+                return try await deadlines.run(within: timeout) { deadline in try await box.value(deadline) }
             } catch is OperationDeadlines.Overdue {
                 throw SQLError.unavailable("no answer from PostgreSQL within \(timeout)")
             }
         }
+    }
+
+    /// Closes a connection whose operation is overdue: a statement the server or the network sits
+    /// on fails at once (an open transaction is rolled back by the server), and the pool replaces it.
+    private static func abandon(_ connection: PostgresConnection) {
+        let closing: EventLoopFuture<Void> = connection.close()
+        closing.whenComplete { _ in }
     }
 
     /// Translates PostgresNIO's errors into `SQLError` by SQLSTATE.
@@ -299,6 +312,6 @@ extension PostgresDatabase {
 
 /// Lets a non-Sendable closure run in a task of its own; safe because the caller awaits it before returning.
 private struct UncheckedBox<T>: @unchecked Sendable {
-    let value: () async throws -> T
-    init(_ value: @escaping () async throws -> T) { self.value = value }
+    let value: (OperationDeadline) async throws -> T
+    init(_ value: @escaping (OperationDeadline) async throws -> T) { self.value = value }
 }
