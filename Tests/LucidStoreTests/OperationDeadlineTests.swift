@@ -102,7 +102,15 @@ struct OperationDeadlineTests {
         } catch let error as SQLError {
             guard case .unavailable = error else { Issue.record("expected unavailable, got \(error)"); return }
         }
+        // The same pool with a longer bound (as migrations get) waits for the lock instead.
+        let patient = Task {
+            try await database.bounded(by: .seconds(60)).read {
+                try await $0.query(SQLStatement("SELECT id FROM \(table) WHERE id = 1 FOR UPDATE"))
+            }.count
+        }
+        try await Task.sleep(for: .seconds(1))
         done.release()
+        #expect(try await patient.value == 1, "a read with a longer bound outlived the short one and got the row")
         try await holding.value
         #expect(try await database.read { try await $0.query(SQLStatement("SELECT id FROM \(table) WHERE id = 1 FOR UPDATE")) }.count == 1)
         try await administer(url, "DROP TABLE \(table)")

@@ -21,12 +21,21 @@ final class PostgresDatabase: SQLDatabase {
     /// Longest a single read, write or snapshot may take, including waiting for a connection.
     let operationTimeout: Duration
     /// Keeps `operationTimeout`; its `watch()` loop runs wherever the pool runs.
-    let deadlines = OperationDeadlines()
+    let deadlines: OperationDeadlines
+    /// Migrations may rebuild large tables or wait for another process's migration.
+    static let migrationTimeout: Duration = .seconds(3_600)
 
-    init(client: PostgresClient, logger: Logger, operationTimeout: Duration = .seconds(10)) {
+    init(client: PostgresClient, logger: Logger, operationTimeout: Duration = .seconds(10),
+         deadlines: OperationDeadlines = OperationDeadlines()) {
         self.client = client
         self.logger = logger
         self.operationTimeout = operationTimeout
+        self.deadlines = deadlines
+    }
+
+    /// The same pool with another bound per operation, for work that is slow by nature (migrations).
+    func bounded(by timeout: Duration) -> PostgresDatabase {
+        PostgresDatabase(client: client, logger: logger, operationTimeout: timeout, deadlines: deadlines)
     }
 
     /// The pool and the loop that keeps operations' deadlines, until cancelled.
@@ -41,10 +50,8 @@ final class PostgresDatabase: SQLDatabase {
     func read<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
         try await bounded { deadline in
             try await Self.mapErrors {
-                try await client.withConnection { connection in
-                    try await deadline.whilePending(onExpiry: { Self.abandon(connection) }) {
-                        try await body(Connection(connection: connection, logger: logger))
-                    }
+                try await leased(until: deadline) { connection in
+                    try await body(Connection(connection: connection, logger: logger))
                 }
             }
         }
@@ -57,11 +64,9 @@ final class PostgresDatabase: SQLDatabase {
             do {
                 return try await bounded { deadline in
                     try await Self.mapErrors {
-                        try await client.withConnection { connection in
-                            try await deadline.whilePending(onExpiry: { Self.abandon(connection) }) {
-                                try await connection.withTransaction(logger: logger) { connection in
-                                    try await body(Connection(connection: connection, logger: logger))
-                                }
+                        try await leased(until: deadline) { connection in
+                            try await connection.withTransaction(logger: logger) { connection in
+                                try await body(Connection(connection: connection, logger: logger))
                             }
                         }
                     }
@@ -122,8 +127,21 @@ final class PostgresDatabase: SQLDatabase {
         }
     }
 
-    /// Closes a connection whose operation is overdue: a statement the server or the network sits
-    /// on fails at once (an open transaction is rolled back by the server), and the pool replaces it.
+    /// Runs `body` on a pooled connection that is closed if `deadline` passes first: a statement the
+    /// server or the network sits on then fails at once (an open transaction is rolled back by the
+    /// server), and the pool replaces the connection.
+    private func leased<T: Sendable>(until deadline: OperationDeadline, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            do {
+                return try await deadline.whilePending(onExpiry: { Self.abandon(connection) }) { try await body(connection) }
+            } catch {
+                // Handed back before it has finished closing, the connection could go to the next lease.
+                if deadline.hasPassed { try? await connection.closeFuture.get() }
+                throw error
+            }
+        }
+    }
+
     private static func abandon(_ connection: PostgresConnection) {
         let closing: EventLoopFuture<Void> = connection.close()
         closing.whenComplete { _ in }

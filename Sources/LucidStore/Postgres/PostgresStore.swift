@@ -141,7 +141,8 @@ public final class PostgresStore: SQLStore, Service, @unchecked Sendable {
 
     /// Applies pending migrations; returns their names. Safe with other processes doing the same.
     public func migrate(now: Timestamp) async throws -> [String] {
-        try await reachable { try await PostgresMigrator.migrate(postgres, now: now) }
+        // An overdue operation's connection is closed, which would abort a long migration: give them an hour.
+        try await reachable { try await PostgresMigrator.migrate(postgres.bounded(by: PostgresDatabase.migrationTimeout), now: now) }
     }
 
     /// Refuses a database this binary cannot serve (newer schema, pending migrations) or cannot reach.
