@@ -72,11 +72,14 @@ final class OperationDeadline: Sendable {
     private struct State {
         var passed = false
         var onExpiry: (@Sendable () -> Void)?
+        var actionRan = false
     }
 
     private let state = Mutex(State())
 
     var hasPassed: Bool { state.withLock { $0.passed } }
+    /// Whether the action given to `whilePending` ran (the deadline passed while it was registered).
+    var actionRan: Bool { state.withLock { $0.actionRan } }
 
     /// Runs `body`; if the deadline passes meanwhile, `action` runs (at once if it has passed already).
     /// Never after `body` returns: the action runs under the same lock that forgets it, so a
@@ -84,7 +87,7 @@ final class OperationDeadline: Sendable {
     func whilePending<T>(isolation: isolated (any Actor)? = #isolation, onExpiry action: @escaping @Sendable () -> Void,
                          _ body: () async throws -> T) async throws -> T {
         let passed = state.withLock { state in
-            if !state.passed { state.onExpiry = action }
+            if state.passed { state.actionRan = true } else { state.onExpiry = action }
             return state.passed
         }
         if passed { action() }
@@ -95,7 +98,10 @@ final class OperationDeadline: Sendable {
     fileprivate func expire() {
         state.withLock { state in
             state.passed = true
-            state.onExpiry?()
+            if let action = state.onExpiry {
+                action()
+                state.actionRan = true
+            }
             state.onExpiry = nil
         }
     }

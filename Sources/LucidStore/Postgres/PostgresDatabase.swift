@@ -136,7 +136,7 @@ final class PostgresDatabase: SQLDatabase {
                 return try await deadline.whilePending(onExpiry: { Self.abandon(connection) }) { try await body(connection) }
             } catch {
                 // Handed back before it has finished closing, the connection could go to the next lease.
-                if deadline.hasPassed { try? await connection.closeFuture.get() }
+                if deadline.actionRan { try? await connection.closeFuture.get() }
                 throw error
             }
         }
